@@ -1,0 +1,154 @@
+//! Bytes -> frames throughput of `StreamParser`, next to raw rxml on the same
+//! corpus in the same run, and `StreamWriter` serialization.
+//!
+//! Run: `cargo bench --bench framing`. The corpus (see `benches/corpus`) is
+//! generated deterministically; every benchmark reads it in chunks of 1 KiB,
+//! 4 KiB and 64 KiB, as a socket would deliver it.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod corpus;
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rxml::Parse;
+use xmpp_kit::xml::{Frame, Limits, StreamParser, StreamWriter};
+
+const STANZAS: u64 = 2000;
+const SEED: u64 = 0x5EED_F00D;
+const CHUNKS: [usize; 3] = [1024, 4096, 65536];
+
+fn limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_stanza_bytes = 1 << 20;
+    limits
+}
+
+/// rxml's namespace-resolving `Parser`, counting events: the floor any
+/// framer built on rxml works from.
+fn rxml_parser_events(data: &[u8], chunk: usize) -> usize {
+    let mut parser = rxml::Parser::new();
+    let mut events = 0;
+    for piece in data.chunks(chunk) {
+        let mut rest = piece;
+        loop {
+            match parser.parse(&mut rest, false) {
+                Ok(Some(ev)) => {
+                    black_box(&ev);
+                    events += 1;
+                }
+                Err(rxml::error::EndOrError::NeedMoreData) => break,
+                other => panic!("corpus failed to parse: {other:?}"),
+            }
+        }
+    }
+    events
+}
+
+/// rxml's `RawParser` (no namespace resolution), which `StreamParser` uses.
+fn rxml_raw_events(data: &[u8], chunk: usize) -> usize {
+    let mut parser = rxml::RawParser::new();
+    let mut events = 0;
+    for piece in data.chunks(chunk) {
+        let mut rest = piece;
+        loop {
+            match parser.parse(&mut rest, false) {
+                Ok(Some(ev)) => {
+                    black_box(&ev);
+                    events += 1;
+                }
+                Err(rxml::error::EndOrError::NeedMoreData) => break,
+                other => panic!("corpus failed to parse: {other:?}"),
+            }
+        }
+    }
+    events
+}
+
+fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    let mut frames = 0;
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        while let Some(frame) = parser.next_frame().expect("corpus parses") {
+            black_box(&frame);
+            frames += 1;
+        }
+    }
+    frames
+}
+
+fn parse_all(data: &[u8]) -> Vec<minidom::Element> {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    parser.feed(data);
+    let mut elements = Vec::new();
+    while let Some(frame) = parser.next_frame().expect("corpus parses") {
+        if let Frame::Element(e) = frame {
+            elements.push(e);
+        }
+    }
+    elements
+}
+
+fn framing(c: &mut Criterion) {
+    let data = corpus::stream(STANZAS, SEED);
+    let elements = parse_all(&data);
+    eprintln!(
+        "corpus: {} bytes, {} top-level elements, {:.0} bytes per element",
+        data.len(),
+        elements.len(),
+        data.len() as f64 / elements.len() as f64
+    );
+
+    let mut group = c.benchmark_group("bytes_to_frames");
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    for chunk in CHUNKS {
+        group.bench_with_input(
+            BenchmarkId::new("rxml_parser_events", chunk),
+            &chunk,
+            |b, &chunk| b.iter(|| rxml_parser_events(&data, chunk)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("rxml_raw_events", chunk),
+            &chunk,
+            |b, &chunk| b.iter(|| rxml_raw_events(&data, chunk)),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("xmpp_kit_frames", chunk),
+            &chunk,
+            |b, &chunk| b.iter(|| xmpp_kit_frames(&data, chunk)),
+        );
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("frames_to_bytes");
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    let writer = StreamWriter::new();
+    let mut out = BytesMut::with_capacity(data.len() * 2);
+    group.bench_function("xmpp_kit_writer", |b| {
+        b.iter(|| {
+            out.clear();
+            for e in &elements {
+                writer.write_element(e, &mut out).expect("writable");
+            }
+            black_box(out.len())
+        })
+    });
+    group.bench_function("minidom_write_to", |b| {
+        let mut sink = Vec::with_capacity(data.len() * 2);
+        b.iter(|| {
+            sink.clear();
+            for e in &elements {
+                e.write_to(&mut sink).expect("writable");
+            }
+            black_box(sink.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, framing);
+criterion_main!(benches);

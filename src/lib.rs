@@ -1,0 +1,79 @@
+//! # xmpp-kit
+//!
+//! XMPP for push-based messaging: bots, services that push events to people
+//! and devices, and servers built on top.
+//!
+//! The crate is built in layers, bottom up. Arrows point down only; the core
+//! never names a socket, an async runtime, a TLS library or the clock.
+//!
+//! ```text
+//!   hub (embedded server)          \  optional features,
+//!   rt: tokio / futures-io / ...   /  arriving in later releases
+//!   ---------------------------------------------------------------
+//!   sans-IO core (always built):
+//!     connections, SASL, stanzas    (arriving in later releases)
+//!     xml   framing: StreamParser / StreamWriter, Limits   (this release)
+//!     jid   RFC 7622 addresses with PRECIS                 (this release)
+//!     stream, ns   stream error conditions, namespace names
+//! ```
+//!
+//! ## What works today
+//!
+//! * [`Jid`], [`BareJid`], [`FullJid`]: parsing, validation and
+//!   normalization of XMPP addresses (RFC 7622), and XEP-0106 escaping
+//!   ([`jid::escape_node`], [`jid::unescape_node`]).
+//! * [`xml::StreamParser`]: an incremental, sans-IO framer that turns bytes
+//!   from a peer, split anywhere, into [`xml::Frame`]s (stream header,
+//!   complete top-level elements as [`minidom::Element`], keepalives, close),
+//!   for RFC 6120 streams and RFC 7395 WebSocket framing, with enforced
+//!   [`xml::Limits`] and typed errors that map to RFC 6120 stream error
+//!   conditions ([`stream::StreamErrorCondition`]).
+//! * [`xml::StreamWriter`]: the other direction, writing straight into a
+//!   [`bytes::BytesMut`].
+//!
+//! ## Reading a stream
+//!
+//! The framer is driven by the caller: feed whatever bytes arrived, then
+//! take frames until there are none. Nothing blocks and nothing is read
+//! behind the caller's back, so the same code serves a tokio task, a
+//! blocking loop, a fuzzer or a test with bytes in memory.
+//!
+//! ```
+//! use xmpp_kit::stream::StreamErrorCondition;
+//! use xmpp_kit::xml::{Frame, Limits, StreamParser};
+//!
+//! let mut parser = StreamParser::new(Limits::default());
+//! let reads: [&[u8]; 3] = [
+//!     b"<stream:stream xmlns='jabber:client' xmlns:stream='http://ethe",
+//!     b"rx.jabber.org/streams' to='example.com' version='1.0'><message><bo",
+//!     b"dy>hi</body></message><!-- no comments in XMPP -->",
+//! ];
+//! let mut elements = 0;
+//! let mut error = None;
+//! 'read: for bytes in reads {
+//!     parser.feed(bytes);
+//!     loop {
+//!         match parser.next_frame() {
+//!             Ok(Some(Frame::Element(_))) => elements += 1,
+//!             Ok(Some(_)) => {}
+//!             Ok(None) => break,                      // wait for the next read
+//!             Err(e) => { error = Some(e.condition()); break 'read; }
+//!         }
+//!     }
+//! }
+//! assert_eq!(elements, 1);
+//! // The peer is answered with <stream:error><restricted-xml/>...
+//! assert_eq!(error, Some(StreamErrorCondition::RestrictedXml));
+//! ```
+
+pub mod jid;
+pub mod ns;
+pub mod stream;
+pub mod xml;
+
+pub use jid::{BareJid, FullJid, Jid, JidError};
+
+/// The code blocks of README.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

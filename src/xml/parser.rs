@@ -1,0 +1,692 @@
+//! The incremental stream parser: bytes in, [`Frame`]s out.
+
+use bytes::{Buf, BytesMut};
+use minidom::Element;
+use rxml::error::EndOrError;
+use rxml::{AttrMap, Namespace, NcName, Options, Parse, RawEvent, RawParser, WithOptions};
+
+use super::error::{LimitKind, ParseError};
+use super::limits::Limits;
+use crate::ns;
+
+/// How the stream is framed on the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Framing {
+    /// One XML document for the whole stream, opened by `<stream:stream>`
+    /// (RFC 6120, TCP).
+    Stream,
+    /// RFC 7395 WebSocket framing: `<open/>`, then every top-level element
+    /// is a document of its own, then `<close/>`.
+    WebSocket,
+}
+
+/// The content namespace of a stream: the default namespace of its stanzas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamNamespace {
+    /// `jabber:client`, client-to-server streams.
+    Client,
+    /// `jabber:server`, server-to-server streams.
+    Server,
+    /// `jabber:component:accept`, XEP-0114 component streams.
+    ComponentAccept,
+}
+
+impl StreamNamespace {
+    /// The namespace name, such as `"jabber:client"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => ns::JABBER_CLIENT,
+            Self::Server => ns::JABBER_SERVER,
+            Self::ComponentAccept => ns::COMPONENT_ACCEPT,
+        }
+    }
+
+    /// The variant for a namespace name, if it is one XMPP defines for streams.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            ns::JABBER_CLIENT => Some(Self::Client),
+            ns::JABBER_SERVER => Some(Self::Server),
+            ns::COMPONENT_ACCEPT => Some(Self::ComponentAccept),
+            _ => None,
+        }
+    }
+}
+
+/// The attributes of a stream header (`<stream:stream>` or RFC 7395 `<open/>`).
+///
+/// Addresses are kept as the peer sent them; the connection that reads the
+/// header validates them as JIDs, because the right stream error depends on
+/// its role (`host-unknown`, `improper-addressing`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamHeader {
+    /// Whether this was `<stream:stream>` or a WebSocket `<open/>`.
+    pub framing: Framing,
+    /// The content namespace. An RFC 7395 `<open/>` declares none; its
+    /// stanzas carry their own, so this is [`StreamNamespace::Client`].
+    pub namespace: StreamNamespace,
+    /// The `to` attribute.
+    pub to: Option<String>,
+    /// The `from` attribute.
+    pub from: Option<String>,
+    /// The `id` attribute (the stream id, set by the receiving entity).
+    pub id: Option<String>,
+    /// The `version` attribute; `"1.0"` for RFC 6120 streams.
+    pub version: Option<String>,
+    /// The `xml:lang` attribute.
+    pub lang: Option<String>,
+}
+
+/// One unit of a parsed XML stream.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Frame {
+    /// The stream header. After [`StreamParser::reset`] (a stream restart)
+    /// the next header arrives as a new `Header` frame.
+    Header(StreamHeader),
+    /// A complete top-level element: a stanza (`message`, `presence`, `iq`)
+    /// or a nonza (`stream:features`, SASL, STARTTLS, stream management,
+    /// `stream:error`, ...). Children that are unprefixed inherit the
+    /// stream's content namespace, as XML namespaces say.
+    Element(Element),
+    /// Whitespace between top-level elements: a keepalive. How many frames a
+    /// run of whitespace gives depends on how it arrived.
+    Keepalive,
+    /// The peer closed the stream (`</stream:stream>` or RFC 7395 `<close/>`).
+    /// Nothing but whitespace may follow.
+    Close,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No root element seen yet.
+    AwaitHeader,
+    /// Inside `<stream:stream>`: top-level elements are its children.
+    Stream,
+    /// RFC 7395: every top-level element is a document of its own.
+    Framed,
+    /// The stream has ended.
+    Closed,
+}
+
+/// An RFC 7395 framing element being read (its end is its frame boundary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FramingElement {
+    Open,
+    Close,
+}
+
+/// The element head being read: name and attributes arrive as separate
+/// events and are resolved when the head closes.
+#[derive(Debug)]
+struct Head {
+    prefix: Option<NcName>,
+    local: NcName,
+    attributes: usize,
+}
+
+/// A namespace declaration in scope; `prefix: None` is the default namespace.
+#[derive(Debug)]
+struct Binding {
+    prefix: Option<NcName>,
+    namespace: Namespace<'static>,
+}
+
+/// An incremental XMPP stream parser (sans-IO).
+///
+/// Feed it bytes as they arrive, in chunks of any size, and take
+/// [`Frame`]s out: the stream header, each complete top-level element as a
+/// [`minidom::Element`], whitespace keepalives and the stream's end. Any split
+/// of the input gives the same frames (consecutive keepalives aside).
+///
+/// It accepts both RFC 6120 streams (`<stream:stream>`) and RFC 7395
+/// WebSocket framing (`<open/>`, one document per element, `<close/>`),
+/// decided by the first element. The content namespace is read from the
+/// header at run time.
+///
+/// Restricted XML is refused (RFC 6120 section 11.1): no DTD, no entity
+/// declarations or references beyond the predefined ones, no processing
+/// instructions, no comments. [`Limits`] are enforced as bytes arrive, before
+/// they are buffered. Errors are typed, map to a stream error condition with
+/// [`ParseError::condition`], and are sticky.
+///
+/// # Example
+///
+/// ```
+/// use xmpp_kit::xml::{Frame, Limits, StreamParser};
+///
+/// let mut parser = StreamParser::new(Limits::default());
+/// parser.feed(b"<stream:stream xmlns='jabber:client' \
+///     xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>");
+/// parser.feed(b"<message to='juliet@example.com'><body>Wherefore art thou?</body></mes");
+///
+/// let Some(Frame::Header(header)) = parser.next_frame()? else { panic!() };
+/// assert_eq!(header.to.as_deref(), Some("example.com"));
+/// // The message is not complete yet.
+/// assert_eq!(parser.next_frame()?, None);
+///
+/// parser.feed(b"sage> </stream:stream>");
+/// let Some(Frame::Element(message)) = parser.next_frame()? else { panic!() };
+/// assert!(message.is("message", "jabber:client"));
+/// assert_eq!(parser.next_frame()?, Some(Frame::Keepalive));
+/// assert_eq!(parser.next_frame()?, Some(Frame::Close));
+/// # Ok::<(), xmpp_kit::xml::ParseError>(())
+/// ```
+///
+/// # Stream restarts
+///
+/// After STARTTLS `<proceed/>` or SASL `<success/>`, call [`reset`](Self::reset)
+/// as soon as that element's frame is returned, before asking for the next
+/// frame: bytes already fed that follow the element are kept and parsed as
+/// the start of the new stream. [`buffered_len`](Self::buffered_len) tells
+/// whether any such bytes are waiting (after `<proceed/>` they are an
+/// injection attempt).
+#[derive(Debug)]
+pub struct StreamParser {
+    limits: Limits,
+    authenticated: bool,
+    raw: RawParser,
+    /// Bytes fed but not yet handed to the tokenizer.
+    input: BytesMut,
+    phase: Phase,
+    framing_element: Option<FramingElement>,
+    bindings: Vec<Binding>,
+    /// For each open element, the length of `bindings` before its declarations.
+    scopes: Vec<usize>,
+    head: Option<Head>,
+    /// Raw attributes of the head being read (namespace declarations excluded).
+    raw_attributes: Vec<(Option<NcName>, NcName, String)>,
+    /// The open elements of the top-level element being built.
+    stack: Vec<Element>,
+    /// Elements started in the top-level element being built.
+    elements: usize,
+    /// Whether the first bytes of the current stream were checked for a
+    /// UTF-16 or UTF-32 encoding.
+    sniffed: bool,
+    /// Bytes the tokenizer has consumed.
+    consumed: u64,
+    /// Bytes accounted to events the tokenizer has returned.
+    evented: u64,
+    /// `evented` at the end of the last frame.
+    frame_start: u64,
+    error: Option<ParseError>,
+}
+
+impl StreamParser {
+    /// Creates a parser expecting a stream header, enforcing `limits`.
+    ///
+    /// It starts in the pre-authentication state; see
+    /// [`set_authenticated`](Self::set_authenticated). Unusable limits (see
+    /// [`Limits::validate`]) are not refused here: a zero limit makes every
+    /// stream fail with [`ParseError::LimitExceeded`].
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            raw: new_tokenizer(&limits),
+            limits,
+            authenticated: false,
+            input: BytesMut::new(),
+            phase: Phase::AwaitHeader,
+            framing_element: None,
+            bindings: Vec::new(),
+            scopes: Vec::new(),
+            head: None,
+            raw_attributes: Vec::new(),
+            stack: Vec::new(),
+            elements: 0,
+            sniffed: false,
+            consumed: 0,
+            evented: 0,
+            frame_start: 0,
+            error: None,
+        }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Switches between the pre-authentication stanza size limit and the
+    /// general one. Call it with `true` once the peer has authenticated.
+    pub fn set_authenticated(&mut self, authenticated: bool) {
+        self.authenticated = authenticated;
+    }
+
+    /// Appends bytes received from the peer. Call
+    /// [`next_frame`](Self::next_frame) until it returns `Ok(None)` after
+    /// each call; that consumes everything fed so far.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.error.is_none() {
+            self.input.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes fed that the parser has not looked at yet. They are kept across
+    /// [`reset`](Self::reset).
+    pub fn buffered_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Whether the peer has closed the stream.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The framing of the stream, once its header has been read.
+    pub fn framing(&self) -> Option<Framing> {
+        match self.phase {
+            Phase::Stream => Some(Framing::Stream),
+            Phase::Framed => Some(Framing::WebSocket),
+            Phase::AwaitHeader | Phase::Closed => None,
+        }
+    }
+
+    /// Starts over for a stream restart: the next frame will be a new stream
+    /// header. Bytes fed but not yet parsed are kept. A sticky error stays.
+    pub fn reset(&mut self) {
+        self.raw = new_tokenizer(&self.limits);
+        self.phase = Phase::AwaitHeader;
+        self.framing_element = None;
+        self.bindings.clear();
+        self.scopes.clear();
+        self.head = None;
+        self.raw_attributes.clear();
+        self.stack.clear();
+        self.sniffed = false;
+        self.consumed = self.evented;
+        self.frame_start = self.evented;
+    }
+
+    /// Returns the next complete frame, `Ok(None)` when more bytes are needed.
+    ///
+    /// # Errors
+    /// A [`ParseError`] when the peer's data is not an acceptable XMPP
+    /// stream. The error is sticky: later calls return it again.
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        loop {
+            if self.phase == Phase::Closed {
+                return self.after_close();
+            }
+            if !self.sniffed {
+                match sniff_encoding(&self.input) {
+                    Sniff::NeedMore => return Ok(None),
+                    Sniff::Utf8 => self.sniffed = true,
+                    Sniff::Other(name) => {
+                        return self.fail(ParseError::UnsupportedEncoding(format!(
+                            "the stream is {name}, only UTF-8 is allowed"
+                        )));
+                    }
+                }
+            }
+            // Poll even with no input left: the tokenizer may hold a queued
+            // event, such as the end of an empty-element tag `<r/>`.
+            let max = self.max_stanza_bytes();
+            let in_flight = self.in_flight();
+            // Never let the tokenizer take a byte past the limit.
+            let take = self.input.len().min(max.saturating_sub(in_flight));
+            let chunk = self.input.get(..take).unwrap_or_default();
+            let mut rest = chunk;
+            let result = self.raw.parse(&mut rest, false);
+            let used = chunk.len() - rest.len();
+            self.input.advance(used);
+            self.consumed += used as u64;
+            match result {
+                Ok(Some(event)) => {
+                    self.evented += event.metrics().len() as u64;
+                    match self.handle_event(event) {
+                        Ok(Some(frame)) => return Ok(Some(frame)),
+                        Ok(None) => {}
+                        Err(e) => return self.fail(e),
+                    }
+                }
+                Err(EndOrError::NeedMoreData) => {
+                    if self.input.is_empty() {
+                        return Ok(None);
+                    }
+                    // The budget is spent and the element goes on.
+                    return self.fail(limit(LimitKind::StanzaBytes, max));
+                }
+                Err(EndOrError::Error(e)) => {
+                    let e = ParseError::from_rxml(e, self.limits.max_token_length);
+                    return self.fail(e);
+                }
+                // Only reported with `at_eof`, which this parser never sets.
+                Ok(None) => return Ok(None),
+            }
+        }
+    }
+
+    fn max_stanza_bytes(&self) -> usize {
+        if self.authenticated {
+            self.limits.max_stanza_bytes
+        } else {
+            self.limits.max_stanza_bytes_pre_auth
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        usize::try_from(self.consumed.saturating_sub(self.frame_start)).unwrap_or(usize::MAX)
+    }
+
+    fn fail(&mut self, error: ParseError) -> Result<Option<Frame>, ParseError> {
+        self.error = Some(error.clone());
+        self.input = BytesMut::new();
+        self.stack = Vec::new();
+        self.raw_attributes = Vec::new();
+        Err(error)
+    }
+
+    fn after_close(&mut self) -> Result<Option<Frame>, ParseError> {
+        if self.input.iter().all(|b| is_xml_space(*b)) {
+            self.input.clear();
+            Ok(None)
+        } else {
+            self.fail(ParseError::DataAfterClose)
+        }
+    }
+
+    fn end_frame(&mut self, frame: Frame) -> Option<Frame> {
+        self.frame_start = self.evented;
+        Some(frame)
+    }
+
+    /// Depth of an element within its top-level element, given how many
+    /// elements are open including it.
+    fn stanza_depth(&self, open: usize) -> usize {
+        match self.phase {
+            Phase::Stream => open.saturating_sub(1),
+            _ => open,
+        }
+    }
+
+    fn handle_event(&mut self, event: RawEvent) -> Result<Option<Frame>, ParseError> {
+        match event {
+            RawEvent::XmlDeclaration(..) => Ok(None),
+            RawEvent::ElementHeadOpen(_, (prefix, local)) => {
+                let depth = self.stanza_depth(self.scopes.len() + 1);
+                if depth > self.limits.max_depth {
+                    return Err(limit(LimitKind::Depth, self.limits.max_depth));
+                }
+                if depth == 1 {
+                    self.raw.set_text_buffering(true);
+                    self.elements = 0;
+                }
+                self.elements += 1;
+                if self.elements > self.limits.max_elements {
+                    return Err(limit(LimitKind::Elements, self.limits.max_elements));
+                }
+                self.scopes.push(self.bindings.len());
+                self.head = Some(Head {
+                    prefix,
+                    local,
+                    attributes: 0,
+                });
+                Ok(None)
+            }
+            RawEvent::Attribute(_, (prefix, local), value) => {
+                let Some(head) = self.head.as_mut() else {
+                    return Err(ParseError::BadFormat("attribute outside an element head"));
+                };
+                head.attributes += 1;
+                if head.attributes > self.limits.max_attributes {
+                    return Err(limit(LimitKind::Attributes, self.limits.max_attributes));
+                }
+                match (prefix, local) {
+                    (None, local) if local.as_str() == "xmlns" => {
+                        self.bindings.push(Binding {
+                            prefix: None,
+                            namespace: Namespace::from(value),
+                        });
+                    }
+                    (Some(prefix), local) if prefix.as_str() == "xmlns" => {
+                        self.bindings.push(Binding {
+                            prefix: Some(local),
+                            namespace: Namespace::from(value),
+                        });
+                    }
+                    (prefix, local) => self.raw_attributes.push((prefix, local, value)),
+                }
+                Ok(None)
+            }
+            RawEvent::ElementHeadClose(_) => self.head_close(),
+            RawEvent::Text(_, text) => self.text(text),
+            RawEvent::ElementFoot(_) => self.foot(),
+        }
+    }
+
+    fn head_close(&mut self) -> Result<Option<Frame>, ParseError> {
+        let Some(head) = self.head.take() else {
+            return Err(ParseError::BadFormat("element head closed twice"));
+        };
+        let namespace = self.resolve(head.prefix.as_ref())?;
+        let attributes = self.resolve_attributes()?;
+        let open = self.scopes.len();
+        match self.phase {
+            Phase::AwaitHeader => self.stream_header(&namespace, &head.local, &attributes),
+            Phase::Framed if open == 1 => {
+                if namespace.as_str() == ns::FRAMING {
+                    match head.local.as_str() {
+                        "open" => {
+                            self.framing_element = Some(FramingElement::Open);
+                            let header = header_from(
+                                Framing::WebSocket,
+                                StreamNamespace::Client,
+                                &attributes,
+                            );
+                            return Ok(self.end_frame(Frame::Header(header)));
+                        }
+                        "close" => {
+                            self.framing_element = Some(FramingElement::Close);
+                            return Ok(None);
+                        }
+                        _ => {}
+                    }
+                }
+                if namespace.is_none() {
+                    return Err(ParseError::InvalidNamespace(
+                        "a top-level element in RFC 7395 framing must declare its namespace"
+                            .to_owned(),
+                    ));
+                }
+                self.open_element(&namespace, &head.local, attributes);
+                Ok(None)
+            }
+            Phase::Stream | Phase::Framed => {
+                if self.framing_element.is_some() {
+                    return Err(ParseError::BadFormat(
+                        "RFC 7395 <open/> and <close/> take no children",
+                    ));
+                }
+                self.open_element(&namespace, &head.local, attributes);
+                Ok(None)
+            }
+            Phase::Closed => Err(ParseError::DataAfterClose),
+        }
+    }
+
+    fn stream_header(
+        &mut self,
+        namespace: &Namespace<'static>,
+        local: &NcName,
+        attributes: &AttrMap,
+    ) -> Result<Option<Frame>, ParseError> {
+        match (namespace.as_str(), local.as_str()) {
+            (ns::STREAM, "stream") => {
+                let Some(default) = self.lookup(None) else {
+                    return Err(ParseError::InvalidNamespace(
+                        "the stream header declares no content namespace".to_owned(),
+                    ));
+                };
+                let Some(content) = StreamNamespace::from_name(default.as_str()) else {
+                    return Err(ParseError::InvalidNamespace(format!(
+                        "unsupported content namespace {:?}",
+                        default.as_str()
+                    )));
+                };
+                self.phase = Phase::Stream;
+                self.raw.set_text_buffering(false);
+                let header = header_from(Framing::Stream, content, attributes);
+                Ok(self.end_frame(Frame::Header(header)))
+            }
+            (ns::FRAMING, "open") => {
+                self.phase = Phase::Framed;
+                self.framing_element = Some(FramingElement::Open);
+                let header = header_from(Framing::WebSocket, StreamNamespace::Client, attributes);
+                Ok(self.end_frame(Frame::Header(header)))
+            }
+            (other, "stream") => Err(ParseError::InvalidNamespace(format!(
+                "stream element in namespace {other:?}, expected {:?}",
+                ns::STREAM
+            ))),
+            _ => Err(ParseError::BadFormat(
+                "the first element is not a stream header",
+            )),
+        }
+    }
+
+    fn open_element(
+        &mut self,
+        namespace: &Namespace<'static>,
+        local: &NcName,
+        attributes: AttrMap,
+    ) {
+        let mut element = Element::bare(local.as_str(), namespace.as_str());
+        *element.attrs_mut() = attributes;
+        self.stack.push(element);
+    }
+
+    fn text(&mut self, text: String) -> Result<Option<Frame>, ParseError> {
+        if let Some(top) = self.stack.last_mut() {
+            top.append_text(text);
+            return Ok(None);
+        }
+        if !text.bytes().all(is_xml_space) {
+            return Err(ParseError::BadFormat("text outside a top-level element"));
+        }
+        if self.phase == Phase::Stream && self.framing_element.is_none() {
+            return Ok(self.end_frame(Frame::Keepalive));
+        }
+        Ok(None)
+    }
+
+    fn foot(&mut self) -> Result<Option<Frame>, ParseError> {
+        if let Some(mark) = self.scopes.pop() {
+            self.bindings.truncate(mark);
+        }
+        if let Some(element) = self.stack.pop() {
+            if let Some(parent) = self.stack.last_mut() {
+                parent.append_child(element);
+                return Ok(None);
+            }
+            if self.phase == Phase::Framed {
+                self.raw = new_tokenizer(&self.limits);
+            } else {
+                self.raw.set_text_buffering(false);
+            }
+            return Ok(self.end_frame(Frame::Element(element)));
+        }
+        match (self.phase, self.framing_element.take()) {
+            (Phase::Framed, Some(FramingElement::Open)) => {
+                self.raw = new_tokenizer(&self.limits);
+                self.frame_start = self.evented;
+                Ok(None)
+            }
+            (Phase::Framed, Some(FramingElement::Close)) | (Phase::Stream, None) => {
+                self.phase = Phase::Closed;
+                Ok(self.end_frame(Frame::Close))
+            }
+            _ => Err(ParseError::BadFormat("unbalanced element end")),
+        }
+    }
+
+    fn lookup(&self, prefix: Option<&NcName>) -> Option<&Namespace<'static>> {
+        self.bindings
+            .iter()
+            .rev()
+            .find(|b| b.prefix.as_ref() == prefix)
+            .map(|b| &b.namespace)
+    }
+
+    fn resolve(&self, prefix: Option<&NcName>) -> Result<Namespace<'static>, ParseError> {
+        match prefix {
+            None => Ok(self.lookup(None).cloned().unwrap_or(Namespace::NONE)),
+            Some(p) if p.as_str() == "xml" => Ok(Namespace::XML),
+            Some(p) => match self.lookup(Some(p)) {
+                // `xmlns=''` undeclares the default namespace; an empty
+                // prefixed declaration is refused by the tokenizer.
+                Some(namespace) => Ok(namespace.clone()),
+                None => Err(ParseError::UndeclaredPrefix(p.as_str().to_owned())),
+            },
+        }
+    }
+
+    fn resolve_attributes(&mut self) -> Result<AttrMap, ParseError> {
+        let mut map = AttrMap::new();
+        let raw = std::mem::take(&mut self.raw_attributes);
+        for (prefix, local, value) in raw {
+            let namespace = match prefix {
+                None => Namespace::NONE,
+                Some(p) => self.resolve(Some(&p))?,
+            };
+            let name = local.as_str().to_owned();
+            if map.insert(namespace, local, value).is_some() {
+                return Err(ParseError::DuplicateAttribute(name));
+            }
+        }
+        Ok(map)
+    }
+}
+
+fn new_tokenizer(limits: &Limits) -> RawParser {
+    let mut raw = RawParser::with_options(Options {
+        max_token_length: limits.max_token_length,
+        ..Options::default()
+    });
+    // Text at stream level is a keepalive: report it as soon as it arrives.
+    raw.set_text_buffering(false);
+    raw
+}
+
+enum Sniff {
+    NeedMore,
+    Utf8,
+    Other(&'static str),
+}
+
+/// Recognizes UTF-16 and UTF-32 by their byte order mark or by the NUL
+/// bytes around the first `<` (XML 1.0 appendix F). The tokenizer would
+/// otherwise report them as a stray NUL character.
+fn sniff_encoding(start: &[u8]) -> Sniff {
+    match start {
+        [] | [_] => Sniff::NeedMore,
+        [0xFE, 0xFF, ..] | [0xFF, 0xFE, ..] => Sniff::Other("UTF-16 (byte order mark)"),
+        [0, 0, ..] => Sniff::Other("UTF-32"),
+        [0, b'<', ..] | [b'<', 0, ..] => Sniff::Other("UTF-16"),
+        _ => Sniff::Utf8,
+    }
+}
+
+fn limit(kind: LimitKind, limit: usize) -> ParseError {
+    ParseError::LimitExceeded { kind, limit }
+}
+
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+fn header_from(framing: Framing, namespace: StreamNamespace, attributes: &AttrMap) -> StreamHeader {
+    let get = |name: &str| attributes.get(&Namespace::NONE, name).cloned();
+    StreamHeader {
+        framing,
+        namespace,
+        to: get("to"),
+        from: get("from"),
+        id: get("id"),
+        version: get("version"),
+        lang: attributes.get(&Namespace::XML, "lang").cloned(),
+    }
+}

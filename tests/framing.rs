@@ -499,3 +499,24 @@ fn writer_prefixes_namespaced_attributes() {
     let back: Element = written.parse().unwrap();
     assert_eq!(back, e);
 }
+
+#[test]
+fn writer_declares_one_prefix_per_attribute_namespace() {
+    let attr = |name: &str| rxml::NcName::try_from(name).unwrap();
+    let e = Element::builder("x", "urn:example")
+        .attr_ns(rxml::Namespace::from("urn:other"), attr("a"), "1")
+        .attr_ns(rxml::Namespace::from("urn:other"), attr("b"), "2")
+        .attr_ns(rxml::Namespace::from("urn:third"), attr("c"), "3")
+        .build();
+    let mut out = BytesMut::new();
+    StreamWriter::new().write_element(&e, &mut out).unwrap();
+    let written = std::str::from_utf8(&out).unwrap();
+    assert_eq!(
+        written,
+        "<x xmlns='urn:example' xmlns:ns0='urn:other' ns0:a='1' ns0:b='2' \
+         xmlns:ns1='urn:third' ns1:c='3'/>"
+    );
+    let mut stream = CLIENT_HEADER.to_vec();
+    stream.extend_from_slice(&out);
+    assert_eq!(frames(&stream).unwrap()[1], Frame::Element(e));
+}

@@ -280,7 +280,10 @@ fn open_element(
 }
 
 fn write_attributes(element: &Element, out: &mut BytesMut) -> Result<(), WriteError> {
-    let mut declared = 0usize;
+    // Attributes iterate grouped by namespace; each namespace other than
+    // none and `xml` gets one prefix, `ns0`, `ns1`, ..., declared here.
+    let mut declared: Option<(&Namespace<'_>, usize)> = None;
+    let mut prefixes = 0usize;
     for ((namespace, name), value) in element.attrs() {
         out.put_u8(b' ');
         if namespace.is_none() {
@@ -291,15 +294,21 @@ fn write_attributes(element: &Element, out: &mut BytesMut) -> Result<(), WriteEr
         } else if *namespace == Namespace::XMLNS {
             return Err(WriteError::ReservedNamespace(name.to_string()));
         } else {
-            // Each namespaced attribute gets a prefix declared on its element.
-            let prefix = format!("ns{declared}");
-            declared += 1;
-            out.put_slice(b"xmlns:");
-            out.put_slice(prefix.as_bytes());
-            out.put_slice(b"='");
-            escape_attribute(namespace.as_str(), out)?;
-            out.put_slice(b"' ");
-            out.put_slice(prefix.as_bytes());
+            let prefix = match declared {
+                Some((ns, prefix)) if ns == namespace => prefix,
+                _ => {
+                    let prefix = prefixes;
+                    prefixes += 1;
+                    declared = Some((namespace, prefix));
+                    out.put_slice(b"xmlns:");
+                    write_prefix(prefix, out);
+                    out.put_slice(b"='");
+                    escape_attribute(namespace.as_str(), out)?;
+                    out.put_slice(b"' ");
+                    prefix
+                }
+            };
+            write_prefix(prefix, out);
             out.put_u8(b':');
             out.put_slice(name.as_bytes());
         }
@@ -308,6 +317,13 @@ fn write_attributes(element: &Element, out: &mut BytesMut) -> Result<(), WriteEr
         out.put_u8(b'\'');
     }
     Ok(())
+}
+
+/// Writes the generated attribute prefix `ns<n>`.
+fn write_prefix(n: usize, out: &mut BytesMut) {
+    use std::fmt::Write as _;
+    // Writing into a BytesMut cannot fail.
+    let _ = write!(out, "ns{n}");
 }
 
 /// What a byte needs in text (`TEXT`) or in a single-quoted attribute (`ATTR`).

@@ -5,7 +5,9 @@
 //! input that the crate rejects with a typed error is fine.
 
 use bytes::BytesMut;
-use xmpp_kit::xml::{Frame, Limits, StreamParser, StreamWriter};
+use xmpp_kit::xml::{
+    Frame, Framing, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
+};
 
 /// Feeds `data` to a [`StreamParser`] in chunks chosen by its first byte,
 /// restarting the stream after SASL success like a connection would, and
@@ -25,13 +27,12 @@ pub(crate) fn framer(data: &[u8]) {
     let chunk = usize::from(chunking % 17) + 1;
 
     let mut parser = StreamParser::new(limits);
-    let writer = StreamWriter::new();
     for piece in data.chunks(chunk) {
         parser.feed(piece);
         loop {
             match parser.next_frame() {
                 Ok(Some(Frame::Element(element))) => {
-                    round_trip(&writer, &element);
+                    round_trip(&element);
                     if element.name() == "success" {
                         parser.reset();
                         parser.set_authenticated(true);
@@ -50,17 +51,28 @@ pub(crate) fn framer(data: &[u8]) {
     }
 }
 
-/// An element the parser produced must be writable, and parse back equal.
-fn round_trip(writer: &StreamWriter, element: &minidom::Element) {
+/// An element the parser produced must be writable, and parse back equal
+/// inside a stream like the one it was written for.
+fn round_trip(element: &minidom::Element) {
+    let header = StreamHeader {
+        framing: Framing::Stream,
+        namespace: StreamNamespace::Client,
+        to: None,
+        from: None,
+        id: None,
+        version: None,
+        lang: None,
+    };
+    let mut writer = StreamWriter::new();
     let mut out = BytesMut::new();
+    if let Err(e) = writer.write_header(&header, &mut out) {
+        panic!("the header could not be written: {e}");
+    }
     if let Err(e) = writer.write_element(element, &mut out) {
         panic!("a parsed element could not be written: {e}: {element:?}");
     }
     let mut parser = StreamParser::new(Limits::default());
     parser.set_authenticated(true);
-    parser.feed(
-        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
-    );
     parser.feed(&out);
     assert!(matches!(parser.next_frame(), Ok(Some(Frame::Header(_)))));
     match parser.next_frame() {

@@ -197,6 +197,12 @@ fn cases() -> Vec<Case> {
         case("duplicate attribute through two prefixes",
             in_stream("<message xmlns:a='urn:x' xmlns:b='urn:x' a:t='1' b:t='2'/>"),
             C::NotWellFormed, |e| *e == E::DuplicateAttribute("t".into())),
+        case("namespace prefix declared twice on one element",
+            once(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+                   xmlns:stream='http://etherx.jabber.org/streams'>"),
+            C::NotWellFormed, |e| *e == E::DuplicateAttribute("xmlns:stream".into())),
+        case("default namespace declared twice", in_stream("<message xmlns='jabber:client' xmlns='urn:x'/>"),
+            C::NotWellFormed, |e| *e == E::DuplicateAttribute("xmlns".into())),
         case("mismatched end tag", in_stream("<message></presence>"), C::NotWellFormed,
             |e| matches!(e, E::NotWellFormed(_))),
         case("unquoted attribute", in_stream("<message to=a/>"), C::NotWellFormed,

@@ -436,21 +436,15 @@ impl StreamParser {
                     return Err(limit(LimitKind::Attributes, self.limits.max_attributes));
                 }
                 match (prefix, local) {
-                    (None, local) if local.as_str() == "xmlns" => {
-                        self.bindings.push(Binding {
-                            prefix: None,
-                            namespace: Namespace::from(value),
-                        });
-                    }
+                    (None, local) if local.as_str() == "xmlns" => self.declare(None, value),
                     (Some(prefix), local) if prefix.as_str() == "xmlns" => {
-                        self.bindings.push(Binding {
-                            prefix: Some(local),
-                            namespace: Namespace::from(value),
-                        });
+                        self.declare(Some(local), value)
                     }
-                    (prefix, local) => self.raw_attributes.push((prefix, local, value)),
+                    (prefix, local) => {
+                        self.raw_attributes.push((prefix, local, value));
+                        Ok(None)
+                    }
                 }
-                Ok(None)
             }
             RawEvent::ElementHeadClose(_) => self.head_close(),
             RawEvent::Text(_, text) => self.text(text),
@@ -601,6 +595,32 @@ impl StreamParser {
             }
             _ => Err(ParseError::BadFormat("unbalanced element end")),
         }
+    }
+
+    /// Records a namespace declaration of the element head being read.
+    fn declare(
+        &mut self,
+        prefix: Option<NcName>,
+        uri: String,
+    ) -> Result<Option<Frame>, ParseError> {
+        let own = self.scopes.last().copied().unwrap_or(0);
+        let declared_twice = self
+            .bindings
+            .get(own..)
+            .unwrap_or_default()
+            .iter()
+            .any(|b| b.prefix == prefix);
+        if declared_twice {
+            return Err(ParseError::DuplicateAttribute(match &prefix {
+                Some(p) => format!("xmlns:{}", p.as_str()),
+                None => "xmlns".to_owned(),
+            }));
+        }
+        self.bindings.push(Binding {
+            prefix,
+            namespace: Namespace::from(uri),
+        });
+        Ok(None)
     }
 
     fn lookup(&self, prefix: Option<&NcName>) -> Option<&Namespace<'static>> {

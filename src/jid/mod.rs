@@ -47,7 +47,7 @@
 //!   final sigma `ς` stays `ς`, while `Σ` becomes `σ`.
 //! * **Domainpart** (RFC 7622 section 3.2):
 //!   * `[...]` is an IPv6 literal: the inside must parse as an
-//!     [`Ipv6Addr`]; it is kept as written except that hex digits are
+//!     [`Ipv6Addr`](std::net::Ipv6Addr); it is kept as written except that hex digits are
 //!     lowercased (`[2001:DB8::1]` becomes `[2001:db8::1]`).
 //!   * Anything else goes through UTS #46 processing (IDNA2008 with the UTS
 //!     #46 mapping, non-transitional) with the STD3 ASCII rules and no leading
@@ -64,7 +64,7 @@
 //!     letters, digits, `-` and `.`: RFC 7622 requires IDNA2008 domain names,
 //!     whose ASCII labels are LDH labels, and the STD3 rules forbid `_`. So
 //!     `_xmpp.example.com` is not a valid domainpart.
-//!   * A result that parses as an [`Ipv4Addr`] (dotted quad) is an IPv4
+//!   * A result that parses as an [`Ipv4Addr`](std::net::Ipv4Addr) (dotted quad) is an IPv4
 //!     literal and kept as is. Any other name whose last label is all
 //!     digits is rejected (RFC 1123 section 2.1: a top-level label is never
 //!     numeric), so malformed addresses such as `256.1.1.1` or `1.2.3` are

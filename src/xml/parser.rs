@@ -646,18 +646,30 @@ impl StreamParser {
 
     fn resolve_attributes(&mut self) -> Result<AttrMap, ParseError> {
         let mut map = AttrMap::new();
-        let raw = std::mem::take(&mut self.raw_attributes);
-        for (prefix, local, value) in raw {
+        // Reuse the scratch vector's capacity across elements.
+        let mut raw = std::mem::take(&mut self.raw_attributes);
+        let mut result = Ok(());
+        for (prefix, local, value) in raw.drain(..) {
             let namespace = match prefix {
                 None => Namespace::NONE,
-                Some(p) => self.resolve(Some(&p))?,
+                Some(p) => match self.resolve(Some(&p)) {
+                    Ok(namespace) => namespace,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                },
             };
-            let name = local.as_str().to_owned();
+            // Cheap: short names are stored inline.
+            let name = local.clone();
             if map.insert(namespace, local, value).is_some() {
-                return Err(ParseError::DuplicateAttribute(name));
+                result = Err(ParseError::DuplicateAttribute(name.as_str().to_owned()));
+                break;
             }
         }
-        Ok(map)
+        raw.clear();
+        self.raw_attributes = raw;
+        result.map(|()| map)
     }
 }
 

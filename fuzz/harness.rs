@@ -54,15 +54,7 @@ pub(crate) fn framer(data: &[u8]) {
 /// An element the parser produced must be writable, and parse back equal
 /// inside a stream like the one it was written for.
 fn round_trip(element: &minidom::Element) {
-    let header = StreamHeader {
-        framing: Framing::Stream,
-        namespace: StreamNamespace::Client,
-        to: None,
-        from: None,
-        id: None,
-        version: None,
-        lang: None,
-    };
+    let header = StreamHeader::new(Framing::Stream, StreamNamespace::Client);
     let mut writer = StreamWriter::new();
     let mut out = BytesMut::new();
     if let Err(e) = writer.write_header(&header, &mut out) {

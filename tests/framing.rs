@@ -354,13 +354,8 @@ fn writer_round_trip_of_a_whole_stream() {
 #[test]
 fn writer_websocket_documents_stand_alone() {
     let header = StreamHeader {
-        framing: Framing::WebSocket,
-        namespace: StreamNamespace::Client,
         to: Some("example.com".into()),
-        from: None,
-        id: None,
-        version: Some("1.0".into()),
-        lang: None,
+        ..StreamHeader::new(Framing::WebSocket, StreamNamespace::Client)
     };
     let mut writer = StreamWriter::new();
     let mut out = BytesMut::new();
@@ -451,13 +446,8 @@ fn writer_top_level_element_without_namespace_in_a_stream() {
     let mut writer = StreamWriter::new();
     let mut out = BytesMut::new();
     let header = StreamHeader {
-        framing: Framing::Stream,
-        namespace: StreamNamespace::Client,
-        to: None,
-        from: None,
-        id: None,
         version: None,
-        lang: None,
+        ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
     };
     writer.write_header(&header, &mut out).unwrap();
     let plain = Element::bare("x", "");

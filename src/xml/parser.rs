@@ -78,6 +78,32 @@ pub struct StreamHeader {
     pub lang: Option<String>,
 }
 
+impl StreamHeader {
+    /// A header with the given framing and content namespace, `version`
+    /// `1.0` (RFC 6120 section 4.7.5) and no other attribute; set the
+    /// addresses, id and language with struct update syntax:
+    ///
+    /// ```
+    /// use xmpp_kit::xml::{Framing, StreamHeader, StreamNamespace};
+    /// let header = StreamHeader {
+    ///     to: Some("example.com".into()),
+    ///     ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
+    /// };
+    /// assert_eq!(header.version.as_deref(), Some("1.0"));
+    /// ```
+    pub fn new(framing: Framing, namespace: StreamNamespace) -> Self {
+        Self {
+            framing,
+            namespace,
+            to: None,
+            from: None,
+            id: None,
+            version: Some("1.0".to_owned()),
+            lang: None,
+        }
+    }
+}
+
 /// One unit of a parsed XML stream.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

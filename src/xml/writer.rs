@@ -32,13 +32,9 @@ use crate::ns;
 /// let mut writer = StreamWriter::new();
 /// let mut out = BytesMut::new();
 /// let header = StreamHeader {
-///     framing: Framing::Stream,
-///     namespace: StreamNamespace::Client,
 ///     to: Some("example.com".into()),
-///     from: None,
-///     id: None,
-///     version: Some("1.0".into()),
 ///     lang: Some("en".into()),
+///     ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
 /// };
 /// writer.write_header(&header, &mut out)?;
 /// out.clear();

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!   hub (embedded server)          \  optional features,
-//!   rt: tokio / futures-io / ...   /  arriving in later releases
+//!   rt: async runtime adapters     /  arriving in later releases
 //!   ---------------------------------------------------------------
 //!   sans-IO core (always built):
 //!     connections, SASL, stanzas    (arriving in later releases)

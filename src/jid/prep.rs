@@ -48,6 +48,9 @@ pub(super) fn prep_localpart(raw: &str) -> Result<String, JidError> {
     if raw.is_empty() {
         return Err(JidError::EmptyLocalpart);
     }
+    if let Some(fast) = ascii_localpart(raw) {
+        return Ok(fast);
+    }
     let enforced = stabilize(raw, |s| UsernameCaseMapped::enforce(s))
         .map_err(|e| JidError::InvalidLocalpart(precis_reason(&e)))?;
     if let Some(c) = enforced
@@ -68,6 +71,9 @@ pub(super) fn prep_resourcepart(raw: &str) -> Result<String, JidError> {
     if raw.is_empty() {
         return Err(JidError::EmptyResource);
     }
+    if let Some(fast) = ascii_resourcepart(raw) {
+        return Ok(fast);
+    }
     let enforced = stabilize(raw, |s| OpaqueString::enforce(s))
         .map_err(|e| JidError::InvalidResource(precis_reason(&e)))?;
     let len = enforced.len();
@@ -84,6 +90,9 @@ pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
     }
     if let Some(inner) = raw.strip_prefix('[') {
         return prep_ipv6_literal(inner);
+    }
+    if let Some(fast) = ascii_domainpart(raw) {
+        return Ok(fast);
     }
     // Give a precise reason for the common ASCII mistakes before handing the
     // string to UTS #46, whose error carries no detail.
@@ -151,6 +160,69 @@ pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
     Ok(unicode.into_owned())
 }
 
+// ---------------------------------------------------------------------------
+// ASCII fast paths
+//
+// Most JIDs on the wire are plain ASCII, for which the PRECIS profiles and
+// UTS #46 reduce to simple rules. Each fast path accepts only input it can
+// prove valid and returns exactly what the full path returns for it (a
+// proptest below checks this); anything else, including every error, goes
+// through the full path.
+// ---------------------------------------------------------------------------
+
+/// UsernameCaseMapped on printable ASCII without space is ASCII lowercasing
+/// (RFC 8265 section 3.3: width mapping, NFC and the bidi rule do nothing
+/// to it; IdentifierClass allows all of U+0021..U+007E).
+fn ascii_localpart(raw: &str) -> Option<String> {
+    let plain = raw.len() <= MAX_PART_LEN
+        && raw.bytes().all(|b| {
+            (0x21..=0x7E).contains(&b) && !FORBIDDEN_LOCALPART_CHARS.contains(&char::from(b))
+        });
+    plain.then(|| raw.to_ascii_lowercase())
+}
+
+/// OpaqueString on printable ASCII (space included) is the identity
+/// (RFC 8265 section 4.2: FreeformClass allows U+0020..U+007E).
+fn ascii_resourcepart(raw: &str) -> Option<String> {
+    let plain = raw.len() <= MAX_PART_LEN && raw.bytes().all(|b| (0x20..=0x7E).contains(&b));
+    plain.then(|| raw.to_owned())
+}
+
+/// UTS #46 on letters, digits, hyphens and dots, with no A-label (`xn--`)
+/// and no leading or trailing hyphen, is ASCII lowercasing.
+fn ascii_domainpart(raw: &str) -> Option<String> {
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return None;
+    }
+    let domain = raw.strip_suffix('.').unwrap_or(raw);
+    if domain.is_empty() || domain.len() > MAX_PART_LEN {
+        return None;
+    }
+    let mut last = "";
+    for label in domain.split('.') {
+        let a_label = label
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("xn--"));
+        if label.is_empty()
+            || label.len() > MAX_LABEL_LEN
+            || label.starts_with('-')
+            || label.ends_with('-')
+            || a_label
+        {
+            return None;
+        }
+        last = label;
+    }
+    // IPv4 literals and numeric top-level labels take the full path.
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(domain.to_ascii_lowercase())
+}
+
 /// Validates `[IPv6]`; `inner` is everything after the `[`.
 fn prep_ipv6_literal(inner: &str) -> Result<String, JidError> {
     let addr = inner
@@ -171,3 +243,67 @@ fn prep_ipv6_literal(inner: &str) -> Result<String, JidError> {
 // ---------------------------------------------------------------------------
 // Assembly
 // ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn slow_localpart(raw: &str) -> Result<String, JidError> {
+        let enforced = stabilize(raw, |s| UsernameCaseMapped::enforce(s))
+            .map_err(|e| JidError::InvalidLocalpart(precis_reason(&e)))?;
+        Ok(enforced.into_owned())
+    }
+
+    fn slow_resourcepart(raw: &str) -> Result<String, JidError> {
+        let enforced = stabilize(raw, |s| OpaqueString::enforce(s))
+            .map_err(|e| JidError::InvalidResource(precis_reason(&e)))?;
+        Ok(enforced.into_owned())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn ascii_localpart_agrees_with_precis(raw in "[ -~]{1,24}") {
+            if let Some(fast) = ascii_localpart(&raw) {
+                prop_assert_eq!(Ok(fast), slow_localpart(&raw));
+            }
+        }
+
+        #[test]
+        fn ascii_resourcepart_agrees_with_precis(raw in "[ -~]{1,24}") {
+            if let Some(fast) = ascii_resourcepart(&raw) {
+                prop_assert_eq!(Ok(fast), slow_resourcepart(&raw));
+            }
+        }
+
+        #[test]
+        fn ascii_domainpart_agrees_with_uts46(raw in "([a-zA-Z0-9-]{0,6}\\.){0,3}[a-zA-Z0-9-]{0,6}\\.?|[xX][nN]--[a-z0-9]{1,6}\\.com") {
+            if let Some(fast) = ascii_domainpart(&raw) {
+                // The full path, with the fast path out of the way.
+                let uts46 = Uts46::new();
+                let (unicode, result) = uts46.to_unicode(raw.as_bytes(), AsciiDenyList::STD3, Hyphens::CheckFirstLast);
+                prop_assert!(result.is_ok(), "{} accepted by the fast path only", raw);
+                let unicode = unicode.strip_suffix('.').unwrap_or(&unicode).to_owned();
+                prop_assert_eq!(fast, unicode);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_paths_take_the_common_cases() {
+        assert_eq!(ascii_localpart("Juliet").as_deref(), Some("juliet"));
+        assert_eq!(
+            ascii_resourcepart("Balcony 2").as_deref(),
+            Some("Balcony 2")
+        );
+        assert_eq!(
+            ascii_domainpart("Example.COM.").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(ascii_domainpart("xn--mnchen-3ya.de"), None);
+        assert_eq!(ascii_domainpart("127.0.0.1"), None);
+        assert_eq!(ascii_localpart("a@b"), None);
+    }
+}

@@ -13,7 +13,8 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rxml::Parse;
-use xmpp_kit::xml::{Frame, Limits, StreamParser, StreamWriter};
+use xmpp_kit::stanza::Stanza;
+use xmpp_kit::xml::{Frame, Limits, StreamNamespace, StreamParser, StreamWriter};
 
 const STANZAS: u64 = 2000;
 const SEED: u64 = 0x5EED_F00D;
@@ -63,6 +64,25 @@ fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
     frames
 }
 
+/// Bytes to typed stanzas: the framer, then `Stanza::try_from` on each
+/// stanza element (nonzas are counted as frames and left as they are).
+fn xmpp_kit_stanzas(data: &[u8], chunk: usize) -> usize {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    let mut stanzas = 0;
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        while let Some(frame) = parser.next_frame().expect("corpus parses") {
+            if let Frame::Element(element) = frame {
+                let stanza = Stanza::try_from(element).expect("corpus stanzas are valid");
+                black_box(&stanza);
+                stanzas += 1;
+            }
+        }
+    }
+    stanzas
+}
+
 fn parse_all(data: &[u8]) -> Vec<minidom::Element> {
     let mut parser = StreamParser::new(limits());
     parser.set_authenticated(true);
@@ -104,6 +124,11 @@ fn framing(c: &mut Criterion) {
             &chunk,
             |b, &chunk| b.iter(|| xmpp_kit_frames(&data, chunk)),
         );
+        group.bench_with_input(
+            BenchmarkId::new("xmpp_kit_stanzas", chunk),
+            &chunk,
+            |b, &chunk| b.iter(|| xmpp_kit_stanzas(&data, chunk)),
+        );
     }
     group.finish();
 
@@ -128,6 +153,38 @@ fn framing(c: &mut Criterion) {
                 e.write_to(&mut sink).expect("writable");
             }
             black_box(sink.len())
+        })
+    });
+    group.finish();
+
+    // Typed stanzas to bytes: the chat messages of the corpus, as an
+    // application would send them.
+    let messages: Vec<Stanza> = elements
+        .iter()
+        .filter(|e| e.is("message", "jabber:client"))
+        .map(|e| Stanza::try_from(e.clone()).expect("valid"))
+        .collect();
+    let message_bytes: usize = messages
+        .iter()
+        .map(|m| {
+            let mut out = BytesMut::new();
+            writer
+                .write_element(&m.to_element_in(StreamNamespace::Client), &mut out)
+                .expect("writable");
+            out.len()
+        })
+        .sum();
+    let mut group = c.benchmark_group("stanzas_to_bytes");
+    group.throughput(Throughput::Bytes(message_bytes as u64));
+    group.bench_function("xmpp_kit_typed_messages", |b| {
+        b.iter(|| {
+            out.clear();
+            for m in &messages {
+                writer
+                    .write_element(&m.to_element_in(StreamNamespace::Client), &mut out)
+                    .expect("writable");
+            }
+            black_box(out.len())
         })
     });
     group.finish();

@@ -72,3 +72,124 @@ fn round_trip(element: &minidom::Element) {
         other => panic!("written element did not parse back: {other:?} from {out:?}"),
     }
 }
+
+/// Frames `data` (chunked like [`framer`]) and converts every element into a
+/// typed stanza. A stanza that converts must survive serialization and a
+/// second conversion unchanged; one that does not must give an error whose
+/// reply (if any) is itself a valid error stanza.
+pub(crate) fn stanza(data: &[u8]) {
+    use xmpp_kit::stanza::{Stanza, StanzaError};
+    let Some((&chunking, data)) = data.split_first() else {
+        return;
+    };
+    let chunk = usize::from(chunking % 31) + 1;
+    let mut parser = StreamParser::new(Limits::default());
+    parser.set_authenticated(true);
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        loop {
+            match parser.next_frame() {
+                Ok(Some(Frame::Element(element))) => match Stanza::try_from(element) {
+                    Ok(typed) => {
+                        let again = Stanza::try_from(minidom::Element::from(typed.clone()));
+                        assert_eq!(
+                            again.as_ref(),
+                            Ok(&typed),
+                            "typed stanza did not round-trip"
+                        );
+                        let payloads: Vec<&minidom::Element> = match &typed {
+                            Stanza::Message(m) => m.payloads.iter().collect(),
+                            Stanza::Presence(p) => p.payloads.iter().collect(),
+                            Stanza::Iq(iq) => iq.payload().into_iter().collect(),
+                        };
+                        for payload in payloads {
+                            every_payload(payload);
+                        }
+                    }
+                    Err(error) => {
+                        // Nonzas (stream management, CSI) and broken stanzas
+                        // go through the payload parsers too.
+                        every_payload(&error.element);
+                        let _ = error.condition();
+                        if let Some(reply) = error.error_reply() {
+                            let reply =
+                                Stanza::try_from(reply).expect("the error reply is a valid stanza");
+                            assert!(
+                                reply
+                                    .error_reply(StanzaError::new(error.condition()))
+                                    .is_none()
+                            );
+                        }
+                    }
+                },
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Runs every payload parser of `xmpp_kit::ext` on `element` and on each of
+/// its descendants: none may panic, and whatever parses must serialize and
+/// parse back to the same value.
+fn every_payload(element: &minidom::Element) {
+    use xmpp_kit::ext::*;
+    let mut stack = vec![element];
+    let mut visited = 0;
+    while let Some(e) = stack.pop() {
+        visited += 1;
+        if visited > 256 {
+            return;
+        }
+        check::<caps::Caps>(e);
+        check::<carbons::Carbon>(e);
+        check::<carbons::Received>(e);
+        check::<carbons::Sent>(e);
+        check::<chatstates::ChatState>(e);
+        check::<csi::Active>(e);
+        check::<csi::Inactive>(e);
+        check::<csi::Feature>(e);
+        check::<data_forms::DataForm>(e);
+        check::<delay::Delay>(e);
+        check::<disco::DiscoInfo>(e);
+        check::<disco::DiscoItems>(e);
+        check::<forwarding::Forwarded>(e);
+        check::<muc::Muc>(e);
+        check::<muc::MucUser>(e);
+        check::<oob::Oob>(e);
+        check::<oob::IqOob>(e);
+        check::<ping::Ping>(e);
+        check::<pubsub::PubSub>(e);
+        check::<pubsub::PubSubOwner>(e);
+        check::<pubsub::Event>(e);
+        check::<pubsub::PubSubError>(e);
+        check::<receipts::Request>(e);
+        check::<receipts::Received>(e);
+        check::<roster::Roster>(e);
+        check::<sm::Nonza>(e);
+        check::<sm::Feature>(e);
+        check::<stanza_id::StanzaId>(e);
+        check::<stanza_id::OriginId>(e);
+        check::<stream_limits::StreamLimits>(e);
+        check::<version::VersionQuery>(e);
+        stack.extend(e.children());
+    }
+}
+
+fn check<T: xmpp_kit::ext::Payload + PartialEq + std::fmt::Debug>(element: &minidom::Element) {
+    if let Ok(value) = T::parse(element) {
+        assert!(
+            T::matches(element),
+            "{} parsed an element it does not match",
+            std::any::type_name::<T>()
+        );
+        let again = T::parse(&value.to_element());
+        assert_eq!(
+            again.as_ref(),
+            Ok(&value),
+            "{} did not round-trip",
+            std::any::type_name::<T>()
+        );
+    }
+}

@@ -66,8 +66,10 @@
 //! assert_eq!(error, Some(StreamErrorCondition::RestrictedXml));
 //! ```
 
+pub mod ext;
 pub mod jid;
 pub mod ns;
+pub mod stanza;
 pub mod stream;
 pub mod xml;
 

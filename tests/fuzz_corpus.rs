@@ -27,3 +27,8 @@ fn replay(target: &str, harness: fn(&[u8])) {
 fn framer_corpus() {
     replay("framer", harness::framer);
 }
+
+#[test]
+fn stanza_corpus() {
+    replay("stanza", harness::stanza);
+}

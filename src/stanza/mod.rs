@@ -1,0 +1,461 @@
+//! Typed stanzas: [`Message`], [`Presence`], [`Iq`] and the [`Stanza`] enum.
+//!
+//! A stanza is converted from the [`minidom::Element`] the framer yields by
+//! moving its parts, not copying them: addressing, id, type and `xml:lang`
+//! become typed fields, the children defined by RFC 6120/6121 (body,
+//! subject, thread, show, status, priority, error) become typed fields, and
+//! every other child is kept as a payload element, parsed on demand with
+//! [`ext::Payload`]. Unknown attributes are kept too,
+//! so nothing a peer sent is dropped when a stanza is forwarded.
+//!
+//! ```
+//! use xmpp_kit::stanza::{Message, Stanza};
+//! use xmpp_kit::ext::chatstates::ChatState;
+//!
+//! let message = Message::chat("juliet@example.com".parse()?, "Art thou not Romeo?")
+//!     .with_id("m1")
+//!     .with_payload(&ChatState::Active);
+//! let element = minidom::Element::from(message.clone());
+//! let Stanza::Message(back) = Stanza::try_from(element)? else { unreachable!() };
+//! assert_eq!(back, message);
+//! assert_eq!(back.body(), Some("Art thou not Romeo?"));
+//! assert_eq!(back.payload::<ChatState>(), Some(Ok(ChatState::Active)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A stanza that is well-formed XML but breaks the rules (an iq without
+//! id, a get with two payloads, an unknown presence type, a malformed JID)
+//! gives a [`StanzaParseError`] that hands the element back and builds the
+//! error reply, so a connection answers with a stanza error instead of
+//! killing the stream.
+
+mod error;
+mod iq;
+mod message;
+mod presence;
+
+use minidom::{Element, Node};
+use rxml::{AttrMap, Namespace};
+
+pub use error::{DefinedCondition, ErrorType, StanzaError};
+pub use iq::{Iq, IqKind};
+pub use message::{Message, MessageType, Thread};
+pub use presence::{Presence, PresenceType, Show};
+
+use crate::ext::{self, Payload, PayloadError};
+use crate::jid::Jid;
+use crate::ns;
+use crate::xml::StreamNamespace;
+
+/// Any of the three stanzas.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stanza {
+    /// A `<message/>`.
+    Message(Message),
+    /// A `<presence/>`.
+    Presence(Presence),
+    /// An `<iq/>`.
+    Iq(Iq),
+}
+
+impl Stanza {
+    /// Whether `element` is a stanza: `message`, `presence` or `iq` in a
+    /// content namespace. Other top-level elements are nonzas.
+    pub fn is_stanza(element: &Element) -> bool {
+        matches!(element.name(), "message" | "presence" | "iq") && error::is_content_ns(element)
+    }
+
+    /// The recipient (`to`).
+    pub fn recipient(&self) -> Option<&Jid> {
+        match self {
+            Self::Message(s) => s.to.as_ref(),
+            Self::Presence(s) => s.to.as_ref(),
+            Self::Iq(s) => s.to.as_ref(),
+        }
+    }
+
+    /// The sender (`from`).
+    pub fn sender(&self) -> Option<&Jid> {
+        match self {
+            Self::Message(s) => s.from.as_ref(),
+            Self::Presence(s) => s.from.as_ref(),
+            Self::Iq(s) => s.from.as_ref(),
+        }
+    }
+
+    /// The id, if any (an iq always has one).
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Message(s) => s.id.as_deref(),
+            Self::Presence(s) => s.id.as_deref(),
+            Self::Iq(s) => Some(&s.id),
+        }
+    }
+
+    /// Sets the id if the stanza has none (or an empty one), from `ids`.
+    pub fn assign_id(&mut self, ids: &mut IdGenerator) {
+        let slot = match self {
+            Self::Message(s) => &mut s.id,
+            Self::Presence(s) => &mut s.id,
+            Self::Iq(s) => {
+                if s.id.is_empty() {
+                    s.id = ids.next_id();
+                }
+                return;
+            }
+        };
+        if slot.as_deref().is_none_or(str::is_empty) {
+            *slot = Some(ids.next_id());
+        }
+    }
+
+    /// Serializes into the given content namespace.
+    pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
+        match self {
+            Self::Message(s) => s.to_element_in(namespace),
+            Self::Presence(s) => s.to_element_in(namespace),
+            Self::Iq(s) => s.to_element_in(namespace),
+        }
+    }
+
+    /// The error stanza answering this one, or `None` when this one is
+    /// itself an error (errors are never answered, RFC 6120 section 8.3.1).
+    pub fn error_reply(&self, error: StanzaError) -> Option<Self> {
+        match self {
+            Self::Message(s) => s.error_reply(error).map(Self::Message),
+            Self::Presence(s) => s.error_reply(error).map(Self::Presence),
+            Self::Iq(s) => s.error_reply(error).map(Self::Iq),
+        }
+    }
+}
+
+impl TryFrom<Element> for Stanza {
+    type Error = StanzaParseError;
+
+    fn try_from(element: Element) -> Result<Self, StanzaParseError> {
+        match element.name() {
+            "message" => Message::try_from(element).map(Self::Message),
+            "presence" => Presence::try_from(element).map(Self::Presence),
+            "iq" => Iq::try_from(element).map(Self::Iq),
+            _ => Err(StanzaParseError::new(not_a_stanza(&element), element)),
+        }
+    }
+}
+
+impl From<Stanza> for Element {
+    fn from(stanza: Stanza) -> Self {
+        match stanza {
+            Stanza::Message(s) => s.into(),
+            Stanza::Presence(s) => s.into(),
+            Stanza::Iq(s) => s.into(),
+        }
+    }
+}
+
+impl From<Message> for Stanza {
+    fn from(s: Message) -> Self {
+        Self::Message(s)
+    }
+}
+
+impl From<Presence> for Stanza {
+    fn from(s: Presence) -> Self {
+        Self::Presence(s)
+    }
+}
+
+impl From<Iq> for Stanza {
+    fn from(s: Iq) -> Self {
+        Self::Iq(s)
+    }
+}
+
+/// A stanza that is well-formed XML but not a valid stanza.
+///
+/// It gives the element back, untouched, and can build the error reply:
+///
+/// ```
+/// use xmpp_kit::stanza::{DefinedCondition, Stanza};
+///
+/// let bad: minidom::Element =
+///     "<iq xmlns='jabber:client' type='get' id='q1' from='romeo@example.net/orchard'/>"
+///         .parse()?;
+/// let error = Stanza::try_from(bad).unwrap_err();
+/// assert_eq!(error.condition(), DefinedCondition::BadRequest);
+/// let reply = error.error_reply().expect("a bad get is answered");
+/// assert_eq!(reply.attr("type"), Some("error"));
+/// assert_eq!(reply.attr("to"), Some("romeo@example.net/orchard"));
+/// assert_eq!(reply.attr("id"), Some("q1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid <{}/> stanza: {error}", element.name())]
+pub struct StanzaParseError {
+    /// What is wrong.
+    pub error: PayloadError,
+    /// The element as it came.
+    pub element: Element,
+}
+
+impl StanzaParseError {
+    fn new(error: PayloadError, element: Element) -> Self {
+        Self { error, element }
+    }
+
+    /// Whether the element was a stanza at all. A top-level element that is
+    /// not one is answered with the `unsupported-stanza-type` stream error.
+    pub fn is_stanza(&self) -> bool {
+        Stanza::is_stanza(&self.element)
+    }
+
+    /// The stanza error condition to answer with.
+    pub fn condition(&self) -> DefinedCondition {
+        self.error.condition()
+    }
+
+    /// The error stanza to send back: same kind and id, `to` and `from`
+    /// swapped, type `error`, with a `bad-request` or `jid-malformed` error
+    /// explaining the problem. `None` when the element was not a stanza or
+    /// was itself an error.
+    pub fn error_reply(&self) -> Option<Element> {
+        let error = StanzaError::new(self.condition()).with_text(self.error.to_string());
+        error_reply_element(&self.element, &error)
+    }
+}
+
+/// Builds the error reply to any stanza element: same name, namespace and
+/// id, `to` and `from` swapped (a malformed address is left out),
+/// `type='error'`, and `error`. For an iq the
+/// request payload is echoed (RFC 6120 section 8.3.1 says the original
+/// SHOULD be included; for message and presence it is left out so that an
+/// error never amplifies traffic). `None` if `element` is not a stanza, is
+/// itself of type `error`, or is an iq result or an iq without id.
+pub fn error_reply_element(element: &Element, error: &StanzaError) -> Option<Element> {
+    if !Stanza::is_stanza(element) || element.attr("type") == Some("error") {
+        return None;
+    }
+    // An iq result is an answer, and an iq without an id cannot be
+    // answered: neither gets an error reply (the connection may treat
+    // the latter as a stream error).
+    if element.name() == "iq"
+        && (element.attr("id").is_none() || element.attr("type") == Some("result"))
+    {
+        return None;
+    }
+    let namespace = content_ns_of(element);
+    let mut reply = Element::bare(element.name(), namespace.as_str());
+    // Only valid addresses are carried over: a reply to a malformed `from`
+    // goes back over the stream it came on, without `to`.
+    let valid = |name| element.attr(name).and_then(|v| v.parse::<Jid>().ok());
+    ext::set_opt_attr(&mut reply, "to", valid("from").as_ref().map(Jid::as_str));
+    ext::set_opt_attr(&mut reply, "from", valid("to").as_ref().map(Jid::as_str));
+    ext::set_opt_attr(&mut reply, "id", element.attr("id"));
+    ext::set_attr(&mut reply, "type", "error");
+    // A payload that is itself an `<error/>` of the stanza namespace is not
+    // echoed: the reply would then hold two errors.
+    if element.name() == "iq"
+        && let Some(payload) = element.children().next()
+        && !(payload.name() == "error" && error::is_content_ns(payload))
+    {
+        reply.append_child(payload.clone());
+    }
+    reply.append_child(error.to_element_in(namespace.as_str()));
+    Some(reply)
+}
+
+/// Unique stanza ids.
+///
+/// Ids are the hex form of a bijective mix of a seed and a counter, so they
+/// never repeat within one generator and do not reveal the counter. The
+/// seed comes from the caller (the core has no randomness of its own);
+/// give different connections different seeds.
+///
+/// ```
+/// use xmpp_kit::stanza::IdGenerator;
+/// let mut ids = IdGenerator::new(42);
+/// let a = ids.next_id();
+/// let b = ids.next_id();
+/// assert_ne!(a, b);
+/// assert_eq!(a.len(), 16);
+/// ```
+#[derive(Debug, Clone)]
+pub struct IdGenerator {
+    seed: u64,
+    counter: u64,
+}
+
+impl IdGenerator {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { seed, counter: 0 }
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> String {
+        self.counter = self.counter.wrapping_add(1);
+        format!(
+            "{:016x}",
+            mix(self
+                .seed
+                .wrapping_add(self.counter.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+        )
+    }
+}
+
+/// The splitmix64 finalizer, a bijection on `u64`.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A text in a language: a body, subject or status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Text {
+    /// The `xml:lang` of the element, if it has its own.
+    pub lang: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+impl Text {
+    /// A text without its own language.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            lang: None,
+            text: text.into(),
+        }
+    }
+}
+
+// ---- shared by message, presence and iq ----------------------------------
+
+/// What every stanza carries, read from its element.
+pub(crate) struct Common {
+    pub(crate) to: Option<Jid>,
+    pub(crate) from: Option<Jid>,
+    pub(crate) id: Option<String>,
+    pub(crate) lang: Option<String>,
+    pub(crate) namespace: StreamNamespace,
+}
+
+impl Common {
+    /// Reads the common attributes of a stanza named `name`, by reference,
+    /// so that a failure leaves the element untouched.
+    pub(crate) fn read(element: &Element, name: &'static str) -> Result<Self, PayloadError> {
+        if element.name() != name || !error::is_content_ns(element) {
+            return Err(not_a_stanza(element));
+        }
+        Ok(Self {
+            to: ext::jid_attr(element, "to", name)?,
+            from: ext::jid_attr(element, "from", name)?,
+            id: element.attr("id").map(str::to_owned),
+            lang: ext::lang(element).map(str::to_owned),
+            namespace: content_ns_of(element),
+        })
+    }
+}
+
+fn not_a_stanza(element: &Element) -> PayloadError {
+    PayloadError::WrongElement {
+        expected: "message, presence or iq",
+        namespace: ns::JABBER_CLIENT,
+        found: element.name().to_owned(),
+        found_namespace: element.ns(),
+    }
+}
+
+fn content_ns_of(element: &Element) -> StreamNamespace {
+    if element.has_ns(ns::JABBER_SERVER) {
+        StreamNamespace::Server
+    } else if element.has_ns(ns::COMPONENT_ACCEPT) {
+        StreamNamespace::ComponentAccept
+    } else {
+        StreamNamespace::Client
+    }
+}
+
+/// Takes the attributes of a stanza element, leaving out the ones the
+/// stanza types model (`to`, `from`, `id`, `type`, `xml:lang`).
+pub(crate) fn take_other_attrs(element: &mut Element) -> AttrMap {
+    let mut attrs = std::mem::take(element.attrs_mut());
+    for name in ["to", "from", "id", "type"] {
+        attrs.remove(&Namespace::NONE, name);
+    }
+    attrs.remove(&Namespace::XML, "lang");
+    attrs
+}
+
+/// Takes the child elements of a stanza element (text between them is
+/// whitespace without meaning in a stanza).
+pub(crate) fn take_children(element: &mut Element) -> impl Iterator<Item = Element> + use<> {
+    element
+        .take_nodes()
+        .into_iter()
+        .filter_map(|node| match node {
+            Node::Element(e) => Some(e),
+            Node::Text(_) => None,
+        })
+}
+
+/// The attributes every stanza element may carry, for [`start_element`].
+pub(crate) struct Attrs<'a> {
+    pub(crate) to: Option<&'a Jid>,
+    pub(crate) from: Option<&'a Jid>,
+    pub(crate) id: Option<&'a str>,
+    pub(crate) kind: Option<&'a str>,
+    pub(crate) lang: Option<&'a str>,
+}
+
+/// Starts a stanza element with its common attributes and the kept ones.
+pub(crate) fn start_element(
+    name: &str,
+    namespace: StreamNamespace,
+    attrs: Attrs<'_>,
+    other_attrs: &AttrMap,
+) -> Element {
+    let mut element = Element::bare(name, namespace.as_str());
+    *element.attrs_mut() = other_attrs.clone();
+    ext::set_opt_attr(&mut element, "to", attrs.to.map(Jid::as_str));
+    ext::set_opt_attr(&mut element, "from", attrs.from.map(Jid::as_str));
+    ext::set_opt_attr(&mut element, "id", attrs.id);
+    ext::set_opt_attr(&mut element, "type", attrs.kind);
+    ext::set_lang(&mut element, attrs.lang);
+    element
+}
+
+/// The first payload of type `T` among `payloads`, parsed.
+pub(crate) fn find_payload<T: Payload>(payloads: &[Element]) -> Option<Result<T, PayloadError>> {
+    payloads.iter().find(|e| T::matches(e)).map(T::parse)
+}
+
+/// `<name xml:lang=..>text</name>` children for each text.
+pub(crate) fn append_texts(element: &mut Element, name: &str, namespace: &str, texts: &[Text]) {
+    for t in texts {
+        let mut child = ext::text_element(name, namespace, t.text.clone());
+        ext::set_lang(&mut child, t.lang.as_deref());
+        element.append_child(child);
+    }
+}
+
+/// A text child as a [`Text`].
+pub(crate) fn text_of(child: &Element) -> Text {
+    Text {
+        lang: ext::lang(child).map(str::to_owned),
+        text: child.text(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_do_not_repeat() {
+        let mut ids = IdGenerator::new(7);
+        let all: std::collections::HashSet<String> = (0..10_000).map(|_| ids.next_id()).collect();
+        assert_eq!(all.len(), 10_000);
+        let mut other = IdGenerator::new(8);
+        assert_ne!(IdGenerator::new(7).next_id(), other.next_id());
+    }
+}

@@ -2,6 +2,8 @@
 //! the writer's round trip. Run with `cargo +nightly fuzz run framer`.
 #![no_main]
 
+// Each target uses part of the shared harness.
+#[allow(dead_code)]
 #[path = "../harness.rs"]
 mod harness;
 

@@ -2,6 +2,8 @@
 //! (`xmpp_kit::stanza`). Run with `cargo +nightly fuzz run stanza`.
 #![no_main]
 
+// Each target uses part of the shared harness.
+#[allow(dead_code)]
 #[path = "../harness.rs"]
 mod harness;
 

@@ -28,6 +28,7 @@ use minidom::Element;
 
 use super::delay::{self, Delay};
 use super::{Payload, PayloadError, expect};
+use crate::stanza::{Stanza, StanzaParseError};
 
 /// The forwarding namespace, also the service discovery feature.
 pub const NS: &str = "urn:xmpp:forward:0";
@@ -45,6 +46,20 @@ pub struct Forwarded {
 }
 
 impl Forwarded {
+    /// The forwarded stanza, typed. Parses a copy of [`stanza`](Self::stanza)
+    /// each time it is called.
+    ///
+    /// # Errors
+    /// [`StanzaParseError`] when the element is not a valid stanza.
+    pub fn typed(&self) -> Result<Stanza, StanzaParseError> {
+        Stanza::try_from(self.stanza.clone())
+    }
+
+    /// Forwards a typed stanza, without delay.
+    pub fn from_stanza(stanza: Stanza) -> Self {
+        Self::new(stanza.into())
+    }
+
     /// Forwards `stanza`, without delay.
     pub fn new(stanza: Element) -> Self {
         Self {
@@ -107,6 +122,15 @@ impl Payload for Forwarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forwarded_stanza_is_available_typed() {
+        let message =
+            crate::stanza::Message::chat("romeo@example.net".parse().unwrap(), "hi").with_id("f1");
+        let forwarded = Forwarded::from_stanza(message.clone().into());
+        let back = Forwarded::parse(&forwarded.to_element()).unwrap();
+        assert_eq!(back.typed().unwrap(), Stanza::Message(message));
+    }
     use crate::ext::delay::DateTime;
 
     /// XEP-0297 example 2 (forwarding a message), the payload as written.

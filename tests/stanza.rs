@@ -222,7 +222,7 @@ fn stanzas_from_server_and_component_streams_keep_their_namespace() {
 
 fn parse_error(xml: &str) -> (PayloadError, DefinedCondition, Option<Element>) {
     let e = Stanza::try_from(el(xml)).unwrap_err();
-    assert_eq!(e.element, el(xml), "the element is handed back untouched");
+    assert_eq!(*e.element, el(xml), "the element is handed back untouched");
     (e.error.clone(), e.condition(), e.error_reply())
 }
 

@@ -223,6 +223,30 @@ pub(crate) fn parsed_attr<T: std::str::FromStr>(
         .transpose()
 }
 
+/// An optional unsigned counter attribute (surrounding whitespace allowed,
+/// as in XML Schema); garbage, negatives and values above `u32::MAX` are
+/// [`PayloadError::InvalidValue`].
+pub(crate) fn u32_attr(
+    element: &Element,
+    name: &'static str,
+    what: &'static str,
+    element_name: &'static str,
+) -> Result<Option<u32>, PayloadError> {
+    element
+        .attr(name)
+        .map(|value| {
+            value
+                .trim()
+                .parse()
+                .map_err(|_| PayloadError::InvalidValue {
+                    element: element_name,
+                    what,
+                    value: value.to_owned(),
+                })
+        })
+        .transpose()
+}
+
 /// `"attribute 'name'"` for the common names, for error messages.
 fn attr_what(name: &'static str) -> &'static str {
     match name {

@@ -43,6 +43,7 @@ use minidom::Element;
 
 use super::{
     Payload, PayloadError, expect, jid_attr, required_attr, set_attr, set_opt_attr, text_element,
+    u32_attr,
 };
 use crate::jid::Jid;
 
@@ -696,30 +697,6 @@ fn reason_child(element: &Element) -> Option<String> {
         .children()
         .find(|c| c.is("reason", NS_USER))
         .map(Element::text)
-}
-
-/// An optional unsigned counter attribute (surrounding whitespace allowed,
-/// as in XML Schema); garbage, negatives and values above `u32::MAX` are
-/// [`PayloadError::InvalidValue`].
-fn u32_attr(
-    element: &Element,
-    name: &'static str,
-    what: &'static str,
-    element_name: &'static str,
-) -> Result<Option<u32>, PayloadError> {
-    element
-        .attr(name)
-        .map(|value| {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| PayloadError::InvalidValue {
-                    element: element_name,
-                    what,
-                    value: value.to_owned(),
-                })
-        })
-        .transpose()
 }
 
 /// A required attribute holding one of the values of an enumeration.

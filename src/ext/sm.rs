@@ -44,7 +44,7 @@
 
 use minidom::Element;
 
-use super::{Payload, PayloadError, expect, required_attr, set_attr, set_opt_attr};
+use super::{Payload, PayloadError, expect, required_attr, set_attr, set_opt_attr, u32_attr};
 use crate::ns;
 use crate::stanza::DefinedCondition;
 
@@ -377,30 +377,6 @@ fn h_attr(element: &Element, element_name: &'static str) -> Result<u32, PayloadE
         element: element_name,
         attribute: "h",
     })
-}
-
-/// An optional unsigned counter attribute (surrounding whitespace allowed,
-/// as in XML Schema); garbage, negatives and values above `u32::MAX` are
-/// [`PayloadError::InvalidValue`].
-fn u32_attr(
-    element: &Element,
-    name: &'static str,
-    what: &'static str,
-    element_name: &'static str,
-) -> Result<Option<u32>, PayloadError> {
-    element
-        .attr(name)
-        .map(|value| {
-            value
-                .trim()
-                .parse()
-                .map_err(|_| PayloadError::InvalidValue {
-                    element: element_name,
-                    what,
-                    value: value.to_owned(),
-                })
-        })
-        .transpose()
 }
 
 /// The optional `resume` attribute, an `xs:boolean` defaulting to false.

@@ -193,13 +193,16 @@ impl From<Iq> for Stanza {
 pub struct StanzaParseError {
     /// What is wrong.
     pub error: PayloadError,
-    /// The element as it came.
-    pub element: Element,
+    /// The element as it came (boxed, to keep `Result`s small).
+    pub element: Box<Element>,
 }
 
 impl StanzaParseError {
     fn new(error: PayloadError, element: Element) -> Self {
-        Self { error, element }
+        Self {
+            error,
+            element: Box::new(element),
+        }
     }
 
     /// Whether the element was a stanza at all. A top-level element that is

@@ -193,3 +193,64 @@ fn check<T: xmpp_kit::ext::Payload + PartialEq + std::fmt::Debug>(element: &mini
         );
     }
 }
+
+/// Drives a `ClientConnection` with arbitrary server bytes: each input is
+/// a sequence of records `[op, len, bytes...]`; `op` chooses between
+/// feeding bytes, letting time pass, sending a stanza, closing, and the
+/// end of input. Checks that nothing panics and that the connection keeps
+/// its contract: nothing follows `Closed`, and a closed connection asks
+/// for no timer.
+pub(crate) fn client(data: &[u8]) {
+    use std::time::{Duration, Instant};
+    use xmpp_kit::client::{ClientConfig, ClientConnection, Output, TlsMode};
+    use xmpp_kit::stanza::Message;
+
+    let Ok(jid) = "juliet@im.example.com/balcony".parse() else {
+        return;
+    };
+    let mut config = ClientConfig::new(jid, "secret", [1; 32]);
+    config.tls = TlsMode::Insecure;
+    config.sasl.allow_plain_without_tls = true;
+    let mut now = Instant::now();
+    let mut client = ClientConnection::new(config, now);
+    let mut closed = false;
+    let mut rest = data;
+    let mut steps = 0;
+    while let [op, len, tail @ ..] = rest {
+        steps += 1;
+        if steps > 200 {
+            break;
+        }
+        let n = usize::from(*len).min(tail.len());
+        let (chunk, tail) = tail.split_at(n);
+        rest = tail;
+        match op % 8 {
+            0..=3 => {
+                let _ = client.handle_input(now, chunk);
+            }
+            4 => {
+                now += Duration::from_secs(u64::from(*len));
+                client.handle_timeout(now);
+            }
+            5 => {
+                let message = Message::chat("romeo@example.net".parse().expect("valid"), "hi");
+                let _ = client.send(now, message);
+            }
+            6 => client.close(now),
+            _ => client.handle_eof(now),
+        }
+        while let Some(output) = client.poll_output() {
+            assert!(!closed, "output after Closed: {output:?}");
+            if let Output::Closed(_) = output {
+                closed = true;
+            }
+        }
+        if closed {
+            assert_eq!(
+                client.poll_timeout(),
+                None,
+                "a closed connection asks for no timer"
+            );
+        }
+    }
+}

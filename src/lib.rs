@@ -11,7 +11,9 @@
 //!   rt: async runtime adapters     /  arriving in later releases
 //!   ---------------------------------------------------------------
 //!   sans-IO core (always built):
-//!     connections, SASL, stanzas    (arriving in later releases)
+//!     client connection, SASL      ClientConnection, sasl
+//!     stanza, ext   typed stanzas and extension payloads
+//!     server and component machines (arriving in later releases)
 //!     xml   framing: StreamParser / StreamWriter, Limits   (this release)
 //!     jid   RFC 7622 addresses with PRECIS                 (this release)
 //!     stream, ns   stream error conditions, namespace names
@@ -30,6 +32,70 @@
 //!   conditions ([`stream::StreamErrorCondition`]).
 //! * [`xml::StreamWriter`]: the other direction, writing straight into a
 //!   [`bytes::BytesMut`].
+//!
+//! ## The run loop of a connection
+//!
+//! [`ClientConnection`] (like the server and component machines to come)
+//! is a state machine with one contract, the same for every runtime: feed
+//! it what happened (`handle_input`, `handle_eof`, `handle_timeout`,
+//! `tls_established`) or what you want (`send`, `close`); after **every**
+//! such call, drain `poll_output` until it returns `None`, acting on each
+//! output in order; then arm one timer for `poll_timeout`. Time always
+//! comes from the caller, as an [`Instant`](std::time::Instant).
+//!
+//! ```
+//! use std::time::Instant;
+//! use xmpp_kit::client::{ClientConfig, ClientConnection, CloseReason, Output};
+//!
+//! /// Whatever moves bytes: a socket, a TLS session, a test double.
+//! trait Transport {
+//!     fn write(&mut self, bytes: &[u8]);
+//!     /// Bytes read, or `None` at the end of the input.
+//!     fn read(&mut self) -> Option<Vec<u8>>;
+//!     fn start_tls(&mut self) -> xmpp_kit::client::TlsInfo;
+//! }
+//!
+//! fn run(mut connection: ClientConnection, transport: &mut impl Transport) -> CloseReason {
+//!     loop {
+//!         // 1. Act on every output, in order.
+//!         while let Some(output) = connection.poll_output() {
+//!             match output {
+//!                 Output::Transmit(bytes) => transport.write(&bytes),
+//!                 Output::StartTls => {
+//!                     let info = transport.start_tls();
+//!                     let _ = connection.tls_established(Instant::now(), info);
+//!                 }
+//!                 Output::Event(event) => println!("{event:?}"),
+//!                 Output::Closed(reason) => return reason,
+//!                 _ => {}
+//!             }
+//!         }
+//!         // 2. Wait for input or for `connection.poll_timeout()` (a real
+//!         //    loop selects on both), then feed what happened.
+//!         match transport.read() {
+//!             Some(bytes) => {
+//!                 let _ = connection.handle_input(Instant::now(), &bytes);
+//!             }
+//!             None => connection.handle_eof(Instant::now()),
+//!         }
+//!     }
+//! }
+//!
+//! // A transport whose peer hangs up at once.
+//! struct HangUp(Vec<u8>);
+//! impl Transport for HangUp {
+//!     fn write(&mut self, bytes: &[u8]) { self.0.extend_from_slice(bytes) }
+//!     fn read(&mut self) -> Option<Vec<u8>> { None }
+//!     fn start_tls(&mut self) -> xmpp_kit::client::TlsInfo { Default::default() }
+//! }
+//!
+//! let config = ClientConfig::new("juliet@example.com".parse()?, "secret", [0; 32]);
+//! let mut transport = HangUp(Vec::new());
+//! let reason = run(ClientConnection::new(config, Instant::now()), &mut transport);
+//! assert!(transport.0.starts_with(b"<?xml version='1.0'?><stream:stream"));
+//! assert!(matches!(reason, CloseReason::Error(_)));
+//! # Ok::<(), xmpp_kit::JidError>(())
+//! ```
 //!
 //! ## Reading a stream
 //!
@@ -66,13 +132,16 @@
 //! assert_eq!(error, Some(StreamErrorCondition::RestrictedXml));
 //! ```
 
+pub mod client;
 pub mod ext;
 pub mod jid;
 pub mod ns;
+pub mod sasl;
 pub mod stanza;
 pub mod stream;
 pub mod xml;
 
+pub use client::{ClientConfig, ClientConnection};
 pub use jid::{BareJid, FullJid, Jid, JidError};
 
 /// The code blocks of README.md, compiled and run as doctests.

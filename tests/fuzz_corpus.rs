@@ -32,3 +32,8 @@ fn framer_corpus() {
 fn stanza_corpus() {
     replay("stanza", harness::stanza);
 }
+
+#[test]
+fn client_corpus() {
+    replay("client", harness::client);
+}

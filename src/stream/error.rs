@@ -158,3 +158,130 @@ mod tests {
         );
     }
 }
+
+/// A `<stream:error/>` element (RFC 6120 section 4.9): the condition, an
+/// optional text, and for `see-other-host` the host to go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamError {
+    /// The condition.
+    pub condition: StreamErrorCondition,
+    /// The human-readable text, if any.
+    pub text: Option<String>,
+    /// The text content of the condition element: the new address of
+    /// `see-other-host`.
+    pub condition_text: Option<String>,
+}
+
+impl StreamError {
+    /// A stream error with a condition and no text.
+    pub fn new(condition: StreamErrorCondition) -> Self {
+        Self {
+            condition,
+            text: None,
+            condition_text: None,
+        }
+    }
+
+    /// Adds a text.
+    #[must_use]
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// The host to reconnect to, for `see-other-host`.
+    pub fn see_other_host(&self) -> Option<&str> {
+        (self.condition == StreamErrorCondition::SeeOtherHost)
+            .then_some(self.condition_text.as_deref())
+            .flatten()
+    }
+
+    /// Whether `element` is a `<stream:error/>`.
+    pub fn matches(element: &minidom::Element) -> bool {
+        element.is("error", crate::ns::STREAM)
+    }
+
+    /// Parses a `<stream:error/>`. An unknown condition reads as
+    /// `undefined-condition` (RFC 6120 section 4.9.4 lets servers extend).
+    ///
+    /// # Errors
+    /// [`PayloadError`](crate::ext::PayloadError) if the element is not a stream error.
+    pub fn parse(element: &minidom::Element) -> Result<Self, crate::ext::PayloadError> {
+        crate::ext::expect(element, "error", crate::ns::STREAM)?;
+        let mut error = Self::new(StreamErrorCondition::UndefinedCondition);
+        let mut found = false;
+        for child in element.children() {
+            if !child.has_ns(crate::ns::STREAM_ERRORS) {
+                continue;
+            }
+            if child.name() == "text" {
+                error.text = Some(child.text());
+            } else if !found && let Ok(condition) = child.name().parse() {
+                error.condition = condition;
+                let text = child.text();
+                error.condition_text = (!text.is_empty()).then_some(text);
+                found = true;
+            }
+        }
+        Ok(error)
+    }
+
+    /// Serializes to `<stream:error/>`.
+    pub fn to_element(&self) -> minidom::Element {
+        let mut e = minidom::Element::bare("error", crate::ns::STREAM);
+        e.append_child(crate::ext::text_element(
+            self.condition.as_str(),
+            crate::ns::STREAM_ERRORS,
+            self.condition_text.clone().unwrap_or_default(),
+        ));
+        if let Some(text) = &self.text {
+            e.append_child(crate::ext::text_element(
+                "text",
+                crate::ns::STREAM_ERRORS,
+                text.clone(),
+            ));
+        }
+        e
+    }
+}
+
+impl fmt::Display for StreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.condition)?;
+        if let Some(host) = self.see_other_host() {
+            write!(f, " ({host})")?;
+        }
+        if let Some(text) = &self.text {
+            write!(f, ": {text}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod element_tests {
+    use super::*;
+
+    /// RFC 6120 section 4.9.3.19 (see-other-host) and 4.9.2 (text).
+    #[test]
+    fn rfc6120_examples_parse_and_round_trip() {
+        let e: minidom::Element = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>\
+            <see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::45]:9222</see-other-host>\
+            </stream:error>"
+            .parse()
+            .unwrap();
+        let error = StreamError::parse(&e).unwrap();
+        assert_eq!(error.see_other_host(), Some("[2001:db8::45]:9222"));
+        assert_eq!(StreamError::parse(&error.to_element()).unwrap(), error);
+        let e: minidom::Element = "<stream:error xmlns:stream='http://etherx.jabber.org/streams'>\
+            <not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
+            <text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>Some special text</text>\
+            <escape-your-data xmlns='http://example.org/ns'/></stream:error>"
+            .parse()
+            .unwrap();
+        let error = StreamError::parse(&e).unwrap();
+        assert_eq!(error.condition, StreamErrorCondition::NotWellFormed);
+        assert_eq!(error.text.as_deref(), Some("Some special text"));
+        assert_eq!(error.to_string(), "not-well-formed: Some special text");
+    }
+}

@@ -32,6 +32,13 @@
 //!   conditions ([`stream::StreamErrorCondition`]).
 //! * [`xml::StreamWriter`]: the other direction, writing straight into a
 //!   [`bytes::BytesMut`].
+//! * [`stanza`]: typed [`Message`](stanza::Message),
+//!   [`Presence`](stanza::Presence), [`Iq`](stanza::Iq), stanza errors and
+//!   error replies; [`ext`]: typed payloads of the common XEPs.
+//! * [`sasl`]: SCRAM (with channel binding), PLAIN, EXTERNAL and ANONYMOUS,
+//!   client and server sides.
+//! * [`ClientConnection`]: the client stream as a state machine: STARTTLS,
+//!   SASL, bind, stream management with resumption, iq tracking, keepalive.
 //!
 //! ## The run loop of a connection
 //!

@@ -793,3 +793,73 @@ proptest::proptest! {
         resume_after_cut(outbound, inbound, cut_out, cut_in, acked);
     }
 }
+
+#[test]
+fn direct_tls_starts_with_tls_up() {
+    let now = Instant::now();
+    let mut s = Script::new(
+        ClientConnection::new_direct_tls(config(), now, tls_info()),
+        now,
+        Chunking::Bytewise,
+    );
+    let sent = s.take_sent();
+    assert!(
+        sent.contains("from='juliet@im.example.com'"),
+        "protected from the start: {sent}"
+    );
+    let mechanism = s.sasl(
+        "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-256</mechanism>\
+         <mechanism>SCRAM-SHA-256-PLUS</mechanism></mechanisms>\
+         <sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'/></sasl-channel-binding>",
+        true,
+    );
+    assert_eq!(mechanism, "SCRAM-SHA-256-PLUS");
+    s.bind_and_enable();
+    assert!(s.client.is_online());
+}
+
+#[test]
+fn the_session_iq_is_sent_only_when_mandatory() {
+    for (features, expect_session) in [
+        (
+            "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>",
+            true,
+        ),
+        (
+            "<session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/></session>",
+            false,
+        ),
+        ("", false),
+    ] {
+        let now = Instant::now();
+        let mut s = Script::new(
+            ClientConnection::new_direct_tls(config(), now, tls_info()),
+            now,
+            Chunking::Whole,
+        );
+        s.take_sent();
+        s.sasl("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms>", false);
+        s.take_sent();
+        s.server(&format!(
+            "{SERVER_HEADER}<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>{features}</stream:features>"
+        ));
+        let sent = s.take_sent();
+        let id = between(&sent, "id='", "'").to_owned();
+        s.server(&format!(
+            "<iq id='{id}' type='result'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@im.example.com/balcony</jid></bind></iq>"
+        ));
+        let sent = s.take_sent();
+        assert_eq!(
+            sent.contains("xmpp-session"),
+            expect_session,
+            "{features}: {sent}"
+        );
+        if expect_session {
+            assert!(!s.client.is_online());
+            let id = between(&sent, "id='", "'").to_owned();
+            s.server(&format!("<iq id='{id}' type='result'/>"));
+        }
+        assert!(s.client.is_online(), "{features}");
+        assert!(s.online_event().is_some());
+    }
+}

@@ -245,6 +245,11 @@ pub(crate) fn client(data: &[u8]) {
                 closed = true;
             }
         }
+        assert_eq!(
+            client.is_closed(),
+            closed,
+            "closed without emitting Closed, or the reverse"
+        );
         if closed {
             assert_eq!(
                 client.poll_timeout(),

@@ -144,6 +144,7 @@ pub mod ext;
 pub mod jid;
 pub mod ns;
 pub mod sasl;
+pub mod server;
 pub mod stanza;
 pub mod stream;
 pub mod xml;

@@ -89,6 +89,8 @@ enum State {
     Closing,
     /// Over.
     Closed,
+    /// Placeholder while an element is being dispatched.
+    Dispatching,
 }
 
 #[derive(Debug)]
@@ -138,6 +140,8 @@ pub struct ClientConnection {
     resume: Option<ResumeState>,
     bound: Option<FullJid>,
     highest_acked: Option<StanzaToken>,
+    /// Whether `Output::Closed` was emitted.
+    closed: bool,
     negotiation_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
     last_rx: Instant,
@@ -199,6 +203,7 @@ impl ClientConnection {
             resume,
             bound: None,
             highest_acked: None,
+            closed: false,
             close_deadline: None,
             last_rx: now,
             probe_deadline: None,
@@ -509,9 +514,10 @@ impl ClientConnection {
 
     /// Ends the connection: pending iqs fail, `Closed` is emitted.
     fn finish(&mut self, _now: Instant, reason: CloseReason) {
-        if matches!(self.state, State::Closed) {
+        if self.closed {
             return;
         }
+        self.closed = true;
         self.state = State::Closed;
         let pending: Vec<StanzaToken> = self.pending_iqs.drain().map(|(_, p)| p.token).collect();
         for token in pending {
@@ -631,7 +637,7 @@ impl ClientConnection {
     }
 
     fn handle_element(&mut self, now: Instant, element: Element) {
-        let state = std::mem::replace(&mut self.state, State::Closed);
+        let state = std::mem::replace(&mut self.state, State::Dispatching);
         match state {
             State::AwaitFeatures if element.is("features", ns::STREAM) => {
                 self.state = State::AwaitFeatures;

@@ -259,3 +259,177 @@ pub(crate) fn client(data: &[u8]) {
         }
     }
 }
+
+/// Drives the accepting role of a `ComponentConnection` (we are the
+/// server) with arbitrary component bytes, in records `[op, len, bytes...]`
+/// like [`client`]: `op` chooses between feeding bytes, letting time pass,
+/// answering the component (accept with the fixed secret `secret`, or
+/// reject when `len` is 255) once it has asked with `Event::Connecting`
+/// (sending a stanza otherwise), closing, and the end of input. Checks
+/// that nothing panics and that the connection keeps its contract:
+/// nothing follows `Closed`, and a closed connection asks for no timer.
+pub(crate) fn component(data: &[u8]) {
+    use std::time::{Duration, Instant};
+    use xmpp_kit::component::{AcceptConfig, ComponentConnection, Event, Output};
+    use xmpp_kit::stanza::Message;
+    use xmpp_kit::stream::StreamErrorCondition;
+
+    let mut now = Instant::now();
+    let mut server = ComponentConnection::accept(AcceptConfig::new([3; 32]), now);
+    let mut asked = false;
+    let mut closed = false;
+    let mut rest = data;
+    let mut steps = 0;
+    while let [op, len, tail @ ..] = rest {
+        steps += 1;
+        if steps > 200 {
+            break;
+        }
+        let n = usize::from(*len).min(tail.len());
+        let (chunk, tail) = tail.split_at(n);
+        rest = tail;
+        match op % 8 {
+            0..=3 => {
+                let _ = server.handle_input(now, chunk);
+            }
+            4 => {
+                now += Duration::from_secs(u64::from(*len));
+                server.handle_timeout(now);
+            }
+            5 if asked => {
+                asked = false;
+                if *len == 255 {
+                    let _ = server.reject(now, StreamErrorCondition::Conflict);
+                } else {
+                    let _ = server.accept_component(now, "secret");
+                }
+            }
+            5 => {
+                let to = "bot@gw.example.com".parse().expect("valid");
+                let from = "juliet@example.com".parse().expect("valid");
+                let _ = server.send(now, Message::chat(to, "hi").with_from(from));
+            }
+            6 => server.close(now),
+            _ => server.handle_eof(now),
+        }
+        while let Some(output) = server.poll_output() {
+            assert!(!closed, "output after Closed: {output:?}");
+            match output {
+                Output::Closed(_) => closed = true,
+                Output::Event(Event::Connecting { .. }) => asked = true,
+                _ => {}
+            }
+        }
+        assert_eq!(
+            server.is_closed(),
+            closed,
+            "closed without emitting Closed, or the reverse"
+        );
+        if closed {
+            assert_eq!(
+                server.poll_timeout(),
+                None,
+                "a closed connection asks for no timer"
+            );
+        }
+    }
+}
+
+/// Drives a `ServerConnection` with arbitrary client bytes, in records
+/// like [`client`]: feed bytes, let time pass, send a stanza to the
+/// client, close, end of input. The application side accepts every
+/// header, binds the requested resource (refusing `taken` with
+/// `conflict`) and refuses resumption. The transport counts as direct TLS
+/// so PLAIN (account juliet / secret) is reachable without cryptography.
+pub(crate) fn server(data: &[u8]) {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    use xmpp_kit::client::TlsInfo;
+    use xmpp_kit::sasl::{Mechanism, ScramCredentials, ScramHash, ServerCredentials};
+    use xmpp_kit::server::{AcceptConfig, Event, ListenConfig, Output, ServerConnection};
+    use xmpp_kit::stanza::{DefinedCondition, Message};
+
+    struct Accounts;
+    impl ServerCredentials for Accounts {
+        fn scram(&self, _: &str, _: ScramHash) -> Option<ScramCredentials> {
+            None
+        }
+        fn verify_plain(&self, username: &str, password: &str) -> bool {
+            username == "juliet" && password == "secret"
+        }
+        fn anonymous(&self) -> bool {
+            true
+        }
+    }
+
+    let mut listen = ListenConfig::new([2; 32]);
+    listen.direct_tls = Some(TlsInfo::default());
+    let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
+    accept.mechanisms = vec![Mechanism::Plain, Mechanism::Anonymous];
+    accept.max_outbound_bytes = 64 * 1024;
+    let mut now = Instant::now();
+    let mut server = ServerConnection::new(listen, now);
+    let mut closed = false;
+    let mut rest = data;
+    let mut steps = 0;
+    while let [op, len, tail @ ..] = rest {
+        steps += 1;
+        if steps > 200 {
+            break;
+        }
+        let n = usize::from(*len).min(tail.len());
+        let (chunk, tail) = tail.split_at(n);
+        rest = tail;
+        match op % 8 {
+            0..=3 => {
+                let _ = server.handle_input(now, chunk);
+            }
+            4 => {
+                now += Duration::from_secs(u64::from(*len));
+                server.handle_timeout(now);
+            }
+            5 => {
+                let to = "juliet@example.com/r".parse().expect("valid");
+                let _ = server.send(now, Message::chat(to, "hi"));
+            }
+            6 => server.close(now),
+            _ => server.handle_eof(now),
+        }
+        while let Some(output) = server.poll_output() {
+            assert!(!closed, "output after Closed: {output:?}");
+            match output {
+                Output::Closed(_) => closed = true,
+                Output::Event(Event::Header { .. }) => {
+                    let _ = server.accept(now, accept.clone());
+                }
+                Output::Event(Event::Bind { requested }) => {
+                    let resource = requested.unwrap_or_else(|| "generated".into());
+                    let result = if resource == "taken" {
+                        Err(DefinedCondition::Conflict)
+                    } else {
+                        format!("juliet@example.com/{resource}")
+                            .parse()
+                            .map_err(|_| DefinedCondition::BadRequest)
+                    };
+                    let _ = server.complete_bind(now, result);
+                }
+                Output::Event(Event::Resume { .. }) => {
+                    let _ = server.complete_resume(now, None);
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            server.is_closed(),
+            closed,
+            "closed without emitting Closed, or the reverse"
+        );
+        if closed {
+            assert_eq!(
+                server.poll_timeout(),
+                None,
+                "a closed connection asks for no timer"
+            );
+        }
+    }
+}

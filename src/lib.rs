@@ -13,7 +13,7 @@
 //!   sans-IO core (always built):
 //!     client connection, SASL      ClientConnection, sasl
 //!     stanza, ext   typed stanzas and extension payloads
-//!     server and component machines (arriving in later releases)
+//!     server side, components   ServerConnection, component
 //!     xml   framing: StreamParser / StreamWriter, Limits   (this release)
 //!     jid   RFC 7622 addresses with PRECIS                 (this release)
 //!     stream, ns   stream error conditions, namespace names
@@ -39,10 +39,14 @@
 //!   client and server sides.
 //! * [`ClientConnection`]: the client stream as a state machine: STARTTLS,
 //!   SASL, bind, stream management with resumption, iq tracking, keepalive.
+//! * [`server::ServerConnection`]: the server side of client streams, and
+//!   [`component::ComponentConnection`]: XEP-0114 components, connecting to
+//!   a server or accepted by one.
 //!
 //! ## The run loop of a connection
 //!
-//! [`ClientConnection`] (like the server and component machines to come)
+//! [`ClientConnection`] (like [`server::ServerConnection`] and
+//! [`component::ComponentConnection`])
 //! is a state machine with one contract, the same for every runtime: feed
 //! it what happened (`handle_input`, `handle_eof`, `handle_timeout`,
 //! `tls_established`) or what you want (`send`, `close`); after **every**
@@ -140,6 +144,7 @@
 //! ```
 
 pub mod client;
+pub mod component;
 pub mod ext;
 pub mod jid;
 pub mod ns;

@@ -37,3 +37,13 @@ fn stanza_corpus() {
 fn client_corpus() {
     replay("client", harness::client);
 }
+
+#[test]
+fn component_corpus() {
+    replay("component", harness::component);
+}
+
+#[test]
+fn server_corpus() {
+    replay("server", harness::server);
+}

@@ -70,6 +70,7 @@ impl ServerCredentials for Store {
 }
 
 type BindPolicy = Box<dyn FnMut(Option<String>) -> Result<FullJid, DefinedCondition>>;
+type Tamper = Box<dyn FnMut(&str) -> String>;
 
 struct Pair {
     now: Instant,
@@ -91,6 +92,8 @@ struct Pair {
     budget: Option<(usize, usize)>,
     /// Stop the server from reading its output (a client that stops reading).
     server_stalled: bool,
+    /// Rewrites server-to-client bytes in flight (a man in the middle).
+    tamper_s2c: Option<Tamper>,
 }
 
 fn tls_info() -> TlsInfo {
@@ -147,6 +150,7 @@ impl Pair {
             server_closed: None,
             budget: None,
             server_stalled: false,
+            tamper_s2c: None,
         }
     }
 
@@ -232,6 +236,9 @@ impl Pair {
             }
             if !self.s2c.is_empty() {
                 let mut bytes = std::mem::take(&mut self.s2c);
+                if let Some(tamper) = &mut self.tamper_s2c {
+                    bytes = tamper(std::str::from_utf8(&bytes).unwrap()).into_bytes();
+                }
                 if let Some((_, s2c)) = &mut self.budget {
                     bytes.truncate(*s2c);
                     *s2c -= bytes.len();
@@ -650,4 +657,34 @@ fn tls_is_required_by_default_and_plain_is_not_offered_without_it() {
     pair.run();
     assert!(pair.client_online().is_some());
     let _ = Duration::ZERO;
+}
+
+#[test]
+fn a_man_in_the_middle_stripping_plus_is_detected() {
+    // Honest pair: -PLUS with the channel binding.
+    let mut pair = Pair::default_pair();
+    pair.run();
+    assert!(pair.client_online().is_some());
+
+    // The same, with every -PLUS mechanism and the XEP-0440 element removed
+    // from the server's features on the way: the client says "y" (it could
+    // bind but the server seems unable), the server does offer -PLUS, and
+    // refuses the downgrade.
+    let mut pair = Pair::default_pair();
+    pair.tamper_s2c = Some(Box::new(|s| {
+        s.replace("<mechanism>SCRAM-SHA-256-PLUS</mechanism>", "")
+            .replace("<mechanism>SCRAM-SHA-1-PLUS</mechanism>", "")
+            .replace(
+                "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'><channel-binding type='tls-exporter'/></sasl-channel-binding>",
+                "",
+            )
+    }));
+    pair.run();
+    assert!(pair.client_online().is_none(), "the downgrade went through");
+    assert!(matches!(
+        pair.client_closed,
+        Some(client::CloseReason::Error(
+            ConnectionError::AuthenticationFailed(_)
+        ))
+    ));
 }

@@ -127,6 +127,11 @@ impl ServerConnection {
         matches!(self.state, State::Online)
     }
 
+    /// Whether the connection is over.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// The authenticated username, once authenticated.
     pub fn username(&self) -> Option<&str> {
         self.username.as_deref()

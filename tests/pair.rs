@@ -440,10 +440,27 @@ fn stream_management_enable_ack_and_from_stamping() {
     assert_eq!(pair.client_stanzas(), vec!["hello".to_owned()]);
 }
 
+/// The shared accounts, offering only PLAIN (over the fake TLS): these
+/// tests log in hundreds of times and are about resumption, not SASL.
+fn plain_accept() -> AcceptConfig {
+    let mut accept = shared_accept();
+    accept.mechanisms = vec![Mechanism::Plain];
+    accept
+}
+
+fn plain_pair() -> Pair {
+    let now = Instant::now();
+    Pair::new(
+        ClientConnection::new(client_config(), now),
+        plain_accept(),
+        now,
+    )
+}
+
 /// A session, cut after `c2s` bytes one way and `s2c` the other, then
 /// resumed: every stanza arrives exactly once each way.
 fn cut_and_resume(c2s: usize, s2c: usize) {
-    let mut pair = Pair::default_pair();
+    let mut pair = plain_pair();
     pair.run();
     assert!(pair.client_online().is_some());
     pair.budget = Some((c2s, s2c));
@@ -477,7 +494,7 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
     let now = pair.now;
     let mut next = Pair::new(
         ClientConnection::resume(client_config(), now, client_state, None),
-        shared_accept(),
+        plain_accept(),
         now,
     );
     next.sessions.insert(server_state.id.clone(), server_state);
@@ -506,7 +523,7 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
 #[test]
 fn resume_after_a_cut_at_every_point_loses_and_duplicates_nothing() {
     // Measure the exchange once, then cut it at every byte in steps.
-    let mut probe = Pair::default_pair();
+    let mut probe = plain_pair();
     probe.run();
     probe.budget = Some((usize::MAX, usize::MAX));
     let mut c2s = 0;
@@ -536,7 +553,7 @@ fn resume_after_a_cut_at_every_point_loses_and_duplicates_nothing() {
         probe.run();
     }
     let mut cuts = 0;
-    for cut in (0..=c2s.max(s2c)).step_by(7) {
+    for cut in 0..=c2s.max(s2c) {
         cut_and_resume(cut.min(c2s), cut.min(s2c));
         cut_and_resume(cut.min(c2s), s2c.saturating_sub(cut));
         cuts += 2;

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::BytesMut;
 use minidom::Element;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -20,6 +19,7 @@ use crate::sasl::{
     ChannelBinding, ChannelBindingType, Credentials, Failure, Offer, SaslClient, select,
 };
 use crate::stanza::{IdGenerator, Iq, IqKind, Stanza, StanzaError};
+use crate::stream::outbox::Outbox;
 use crate::stream::sm::{Inbound, Outbound};
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 use crate::xml::{Frame, Framing, StreamHeader, StreamNamespace, StreamParser, StreamWriter};
@@ -125,8 +125,7 @@ pub struct ClientConnection {
     state: State,
     parser: StreamParser,
     writer: StreamWriter,
-    out: BytesMut,
-    outputs: VecDeque<Output>,
+    outbox: Outbox<Output>,
     error: Option<ConnectionError>,
     tls: Option<TlsInfo>,
     authenticated: bool,
@@ -140,8 +139,6 @@ pub struct ClientConnection {
     resume: Option<ResumeState>,
     bound: Option<FullJid>,
     highest_acked: Option<StanzaToken>,
-    /// Whether `Output::Closed` was emitted.
-    closed: bool,
     negotiation_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
     last_rx: Instant,
@@ -189,8 +186,7 @@ impl ClientConnection {
             config,
             state: State::AwaitHeader,
             writer: StreamWriter::new(),
-            out: BytesMut::new(),
-            outputs: VecDeque::new(),
+            outbox: Outbox::new(),
             error: None,
             tls,
             authenticated: false,
@@ -203,7 +199,6 @@ impl ClientConnection {
             resume,
             bound: None,
             highest_acked: None,
-            closed: false,
             close_deadline: None,
             last_rx: now,
             probe_deadline: None,
@@ -427,7 +422,7 @@ impl ClientConnection {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
         }
-        self.writer.write_close(&mut self.out);
+        self.writer.write_close(self.outbox.buf());
         self.state = State::Closing;
         self.close_deadline = Some(now + self.config.close_timeout);
     }
@@ -457,13 +452,7 @@ impl ClientConnection {
     /// The next thing to do, in order.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        if let Some(output) = self.outputs.pop_front() {
-            return Some(output);
-        }
-        if !self.out.is_empty() {
-            return Some(Output::Transmit(self.out.split().freeze()));
-        }
-        None
+        self.outbox.poll()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -512,12 +501,11 @@ impl ClientConnection {
         Err(error)
     }
 
-    /// Ends the connection: pending iqs fail, `Closed` is emitted.
+    /// Ends the connection: pending iqs fail, `Closed` is emitted once.
     fn finish(&mut self, _now: Instant, reason: CloseReason) {
-        if self.closed {
+        if self.outbox.is_closed() {
             return;
         }
-        self.closed = true;
         self.state = State::Closed;
         let pending: Vec<StanzaToken> = self.pending_iqs.drain().map(|(_, p)| p.token).collect();
         for token in pending {
@@ -526,20 +514,11 @@ impl ClientConnection {
                 response: Err(IqError::Disconnected),
             });
         }
-        self.flush();
-        self.outputs.push_back(Output::Closed(reason));
-    }
-
-    fn flush(&mut self) {
-        if !self.out.is_empty() {
-            self.outputs
-                .push_back(Output::Transmit(self.out.split().freeze()));
-        }
+        self.outbox.close(Output::Closed(reason));
     }
 
     fn event(&mut self, event: Event) {
-        self.flush();
-        self.outputs.push_back(Output::Event(event));
+        self.outbox.push(Output::Event(event));
     }
 
     fn domain(&self) -> String {
@@ -559,7 +538,7 @@ impl ClientConnection {
         };
         // A header of our own values cannot fail but for a bad lang or JID
         // character, which the types exclude; report it all the same.
-        if let Err(e) = self.writer.write_header(&header, &mut self.out) {
+        if let Err(e) = self.writer.write_header(&header, self.outbox.buf()) {
             self.error = Some(ConnectionError::Protocol(format!(
                 "cannot write the stream header: {e}"
             )));
@@ -568,7 +547,7 @@ impl ClientConnection {
     }
 
     fn write(&mut self, element: &Element) {
-        if let Err(e) = self.writer.write_element(element, &mut self.out) {
+        if let Err(e) = self.writer.write_element(element, self.outbox.buf()) {
             self.error = Some(ConnectionError::Protocol(format!(
                 "cannot write an element: {e}"
             )));
@@ -578,7 +557,7 @@ impl ClientConnection {
     fn send_stream_error(&mut self, error: StreamError) {
         let element = error.to_element();
         self.write(&element);
-        self.writer.write_close(&mut self.out);
+        self.writer.write_close(self.outbox.buf());
     }
 
     fn protocol(&mut self, now: Instant, what: String) {
@@ -606,7 +585,7 @@ impl ClientConnection {
                 if matches!(self.state, State::Closing) {
                     self.finish(now, CloseReason::Closed);
                 } else {
-                    self.writer.write_close(&mut self.out);
+                    self.writer.write_close(self.outbox.buf());
                     self.finish(now, CloseReason::PeerClosed);
                 }
             }
@@ -650,8 +629,7 @@ impl ClientConnection {
                     return;
                 }
                 self.state = State::TlsHandshake;
-                self.flush();
-                self.outputs.push_back(Output::StartTls);
+                self.outbox.push(Output::StartTls);
             }
             State::StartTlsRequested if element.is("failure", ns::TLS) => {
                 self.state = State::StartTlsRequested;
@@ -814,7 +792,7 @@ impl ClientConnection {
                     text: None,
                 });
                 self.state = State::Sasl(client);
-                self.writer.write_close(&mut self.out);
+                self.writer.write_close(self.outbox.buf());
                 let _ = self.fail(now, ConnectionError::AuthenticationFailed(failure));
             }
             other => {
@@ -1051,9 +1029,9 @@ impl ClientConnection {
         {
             return Err(SendError::QueueFull(sm.outbound.outstanding()));
         }
-        let start = self.out.len();
-        if let Err(e) = self.writer.write_element(&element, &mut self.out) {
-            self.out.truncate(start);
+        let start = self.outbox.buf().len();
+        if let Err(e) = self.writer.write_element(&element, self.outbox.buf()) {
+            self.outbox.buf().truncate(start);
             return Err(SendError::Unwritable(e));
         }
         let mut ask = false;

@@ -1,6 +1,5 @@
 //! The [`ComponentConnection`] state machine.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
@@ -16,6 +15,7 @@ use super::{
 use crate::jid::{BareJid, Jid};
 use crate::ns;
 use crate::stanza::{IdGenerator, Stanza};
+use crate::stream::outbox::Outbox;
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 use crate::xml::{
     Frame, Framing, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
@@ -102,12 +102,9 @@ pub struct ComponentConnection {
     stream_id: Option<String>,
     parser: StreamParser,
     writer: StreamWriter,
-    out: BytesMut,
+    outbox: Outbox<Output>,
     /// Stanzas sent before the stream is online, serialized.
     held: BytesMut,
-    outputs: VecDeque<Output>,
-    /// Bytes in `Transmit` outputs not yet polled.
-    unpolled: usize,
     error: Option<ComponentError>,
     header_sent: bool,
     close_sent: bool,
@@ -195,10 +192,8 @@ impl ComponentConnection {
             stream_id: None,
             parser: StreamParser::new(limits),
             writer: StreamWriter::new(),
-            out: BytesMut::new(),
+            outbox: Outbox::new(),
             held: BytesMut::new(),
-            outputs: VecDeque::new(),
-            unpolled: 0,
             error: None,
             header_sent: false,
             close_sent: false,
@@ -238,7 +233,7 @@ impl ComponentConnection {
 
     /// Whether the connection is over.
     pub fn is_closed(&self) -> bool {
-        matches!(self.state, State::Closed)
+        self.outbox.is_closed()
     }
 
     // ---- input ------------------------------------------------------------
@@ -322,7 +317,7 @@ impl ComponentConnection {
         if self.keepalive_due().is_some_and(|d| now >= d) {
             // Whitespace between top-level elements: Prosody and ejabberd
             // take it as a keepalive.
-            self.out.put_u8(b' ');
+            self.outbox.buf().put_u8(b' ');
             self.last_tx = now;
         }
     }
@@ -396,7 +391,7 @@ impl ComponentConnection {
         let waiting = self.waiting();
         let online = matches!(self.state, State::Online);
         let target = if online {
-            &mut self.out
+            self.outbox.buf()
         } else {
             &mut self.held
         };
@@ -437,16 +432,7 @@ impl ComponentConnection {
     /// The next thing to do, in order.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        if let Some(output) = self.outputs.pop_front() {
-            if let Output::Transmit(bytes) = &output {
-                self.unpolled = self.unpolled.saturating_sub(bytes.len());
-            }
-            return Some(output);
-        }
-        if !self.out.is_empty() {
-            return Some(Output::Transmit(self.out.split().freeze()));
-        }
-        None
+        self.outbox.poll()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -479,10 +465,7 @@ impl ComponentConnection {
 
     /// Bytes waiting for the caller or for the stream to come online.
     fn waiting(&self) -> usize {
-        self.out
-            .len()
-            .saturating_add(self.held.len())
-            .saturating_add(self.unpolled)
+        self.outbox.pending_bytes().saturating_add(self.held.len())
     }
 
     fn check(&self) -> Result<(), ComponentError> {
@@ -511,28 +494,16 @@ impl ComponentConnection {
         Err(error)
     }
 
-    /// Ends the connection: `Closed` is emitted, after the bytes written.
+    /// Ends the connection: `Closed` is emitted once, after the bytes written.
     fn finish(&mut self, reason: CloseReason) {
-        if matches!(self.state, State::Closed) {
-            return;
-        }
-        self.state = State::Closed;
-        self.held.clear();
-        self.flush();
-        self.outputs.push_back(Output::Closed(reason));
-    }
-
-    fn flush(&mut self) {
-        if !self.out.is_empty() {
-            let bytes = self.out.split().freeze();
-            self.unpolled = self.unpolled.saturating_add(bytes.len());
-            self.outputs.push_back(Output::Transmit(bytes));
+        if self.outbox.close(Output::Closed(reason)) {
+            self.state = State::Closed;
+            self.held.clear();
         }
     }
 
     fn event(&mut self, event: Event) {
-        self.flush();
-        self.outputs.push_back(Output::Event(event));
+        self.outbox.push(Output::Event(event));
     }
 
     /// Whether nothing more may be written: our stream is closed.
@@ -566,7 +537,7 @@ impl ComponentConnection {
         };
         // The domain is a normalized JID domainpart and the id is hex:
         // nothing XML cannot carry, so this cannot fail.
-        if self.writer.write_header(&header, &mut self.out).is_ok() {
+        if self.writer.write_header(&header, self.outbox.buf()).is_ok() {
             self.header_sent = true;
             self.last_tx = now;
         }
@@ -586,7 +557,11 @@ impl ComponentConnection {
         }
         // Our own elements and error replies built from parsed ones are
         // always writable; should one not be, nothing is written.
-        if self.writer.write_element(element, &mut self.out).is_ok() {
+        if self
+            .writer
+            .write_element(element, self.outbox.buf())
+            .is_ok()
+        {
             self.last_tx = now;
         }
     }
@@ -596,7 +571,7 @@ impl ComponentConnection {
         if !self.header_sent || self.write_closed() {
             return;
         }
-        self.writer.write_close(&mut self.out);
+        self.writer.write_close(self.outbox.buf());
         self.close_sent = true;
         self.last_tx = now;
     }
@@ -766,7 +741,7 @@ impl ComponentConnection {
         }
         if !self.held.is_empty() {
             let held = self.held.split();
-            self.out.unsplit(held);
+            self.outbox.buf().unsplit(held);
             self.last_tx = now;
         }
         let domain = self.domain.clone().unwrap_or_default();

@@ -1,12 +1,10 @@
 //! The [`ServerConnection`] state machine.
 
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::BytesMut;
 use minidom::Element;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
@@ -20,6 +18,7 @@ use crate::jid::{FullJid, Jid};
 use crate::ns;
 use crate::sasl::{ChannelBinding, Failure, Mechanism, SaslCondition, SaslServer, ServerStep};
 use crate::stanza::{DefinedCondition, Iq, IqKind, Stanza, StanzaError};
+use crate::stream::outbox::Outbox;
 use crate::stream::sm::{Inbound, Outbound};
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 use crate::xml::{Frame, Framing, StreamHeader, StreamNamespace, StreamParser, StreamWriter};
@@ -74,8 +73,7 @@ pub struct ServerConnection {
     state: State,
     parser: StreamParser,
     writer: StreamWriter,
-    out: BytesMut,
-    outputs: VecDeque<Output>,
+    outbox: Outbox<Output>,
     error: Option<ServerError>,
     tls: Option<TlsInfo>,
     rng: ChaCha20Rng,
@@ -85,8 +83,6 @@ pub struct ServerConnection {
     jid: Option<FullJid>,
     sm: Option<Sm>,
     next_token: u64,
-    /// Whether `Output::Closed` was emitted.
-    closed: bool,
     negotiation_deadline: Option<Instant>,
     close_deadline: Option<Instant>,
 }
@@ -102,8 +98,7 @@ impl ServerConnection {
             accept: None,
             state: State::AwaitHeader,
             writer: StreamWriter::new(),
-            out: BytesMut::new(),
-            outputs: VecDeque::new(),
+            outbox: Outbox::new(),
             error: None,
             rng,
             stream_id: String::new(),
@@ -112,7 +107,6 @@ impl ServerConnection {
             jid: None,
             sm: None,
             next_token: 0,
-            closed: false,
             close_deadline: None,
         }
     }
@@ -129,7 +123,7 @@ impl ServerConnection {
 
     /// Whether the connection is over.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.outbox.is_closed()
     }
 
     /// The authenticated username, once authenticated.
@@ -368,18 +362,7 @@ impl ServerConnection {
             .accept
             .as_ref()
             .map_or((1000, 1 << 20), |a| (a.max_unacked, a.max_outbound_bytes));
-        let waiting_bytes = self.out.len()
-            + self
-                .outputs
-                .iter()
-                .map(|o| {
-                    if let Output::Transmit(b) = o {
-                        b.len()
-                    } else {
-                        0
-                    }
-                })
-                .sum::<usize>();
+        let waiting_bytes = self.outbox.pending_bytes();
         let unacked = self.sm.as_ref().map_or(0, |s| s.outbound.outstanding());
         if waiting_bytes > max_bytes || unacked >= max_unacked {
             let error = StreamError::new(StreamErrorCondition::ResourceConstraint)
@@ -390,9 +373,9 @@ impl ServerConnection {
         }
         let stanza = stanza.into();
         let element = stanza.to_element_in(StreamNamespace::Client);
-        let start = self.out.len();
-        if let Err(e) = self.writer.write_element(&element, &mut self.out) {
-            self.out.truncate(start);
+        let start = self.outbox.buf().len();
+        if let Err(e) = self.writer.write_element(&element, self.outbox.buf()) {
+            self.outbox.buf().truncate(start);
             return Err(SendError::Unwritable(e));
         }
         let token = StanzaToken(self.next_token);
@@ -408,7 +391,7 @@ impl ServerConnection {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
         }
-        self.writer.write_close(&mut self.out);
+        self.writer.write_close(self.outbox.buf());
         self.state = State::Closing;
         self.close_deadline = Some(now + std::time::Duration::from_secs(5));
     }
@@ -434,13 +417,7 @@ impl ServerConnection {
     /// The next thing to do, in order.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<Output> {
-        if let Some(output) = self.outputs.pop_front() {
-            return Some(output);
-        }
-        if !self.out.is_empty() {
-            return Some(Output::Transmit(self.out.split().freeze()));
-        }
-        None
+        self.outbox.poll()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -470,25 +447,13 @@ impl ServerConnection {
     }
 
     fn finish(&mut self, reason: CloseReason) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        self.state = State::Closed;
-        self.flush();
-        self.outputs.push_back(Output::Closed(reason));
-    }
-
-    fn flush(&mut self) {
-        if !self.out.is_empty() {
-            self.outputs
-                .push_back(Output::Transmit(self.out.split().freeze()));
+        if self.outbox.close(Output::Closed(reason)) {
+            self.state = State::Closed;
         }
     }
 
     fn event(&mut self, event: Event) {
-        self.flush();
-        self.outputs.push_back(Output::Event(event));
+        self.outbox.push(Output::Event(event));
     }
 
     fn random_id(&mut self, bytes: usize) -> String {
@@ -502,9 +467,13 @@ impl ServerConnection {
     }
 
     fn write(&mut self, element: &Element) {
-        let start = self.out.len();
-        if self.writer.write_element(element, &mut self.out).is_err() {
-            self.out.truncate(start);
+        let start = self.outbox.buf().len();
+        if self
+            .writer
+            .write_element(element, self.outbox.buf())
+            .is_err()
+        {
+            self.outbox.buf().truncate(start);
         }
     }
 
@@ -522,7 +491,7 @@ impl ServerConnection {
             id: Some(self.stream_id.clone()),
             ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
         };
-        let _ = self.writer.write_header(&header, &mut self.out);
+        let _ = self.writer.write_header(&header, self.outbox.buf());
     }
 
     fn send_stream_error(&mut self, error: &StreamError) {
@@ -531,7 +500,7 @@ impl ServerConnection {
             self.write_header("");
         }
         self.write(&error.to_element());
-        self.writer.write_close(&mut self.out);
+        self.writer.write_close(self.outbox.buf());
     }
 
     fn stream_error(&mut self, condition: StreamErrorCondition, text: &str) {
@@ -558,7 +527,7 @@ impl ServerConnection {
                 if matches!(self.state, State::Closing) {
                     self.finish(CloseReason::Closed);
                 } else {
-                    self.writer.write_close(&mut self.out);
+                    self.writer.write_close(self.outbox.buf());
                     self.finish(CloseReason::PeerClosed);
                 }
             }
@@ -668,8 +637,7 @@ impl ServerConnection {
                     return;
                 }
                 self.state = State::TlsHandshake;
-                self.flush();
-                self.outputs.push_back(Output::StartTls);
+                self.outbox.push(Output::StartTls);
             }
             State::PreAuth if element.is("auth", ns::SASL) => self.start_sasl(&element),
             State::Sasl(server) => self.continue_sasl(server, &element),
@@ -696,7 +664,7 @@ impl ServerConnection {
         self.auth_failures += 1;
         let max = self.accept.as_ref().map_or(3, |a| a.max_auth_attempts);
         if self.auth_failures >= max {
-            self.writer.write_close(&mut self.out);
+            self.writer.write_close(self.outbox.buf());
             let _ = self.fail(ServerError::Authentication(error));
         } else {
             self.state = State::PreAuth;

@@ -146,6 +146,18 @@ pub enum Output {
     Closed(CloseReason),
 }
 
+impl crate::stream::outbox::Transmit for Output {
+    fn transmit(bytes: Bytes) -> Self {
+        Self::Transmit(bytes)
+    }
+    fn transmit_len(&self) -> Option<usize> {
+        match self {
+            Self::Transmit(bytes) => Some(bytes.len()),
+            _ => None,
+        }
+    }
+}
+
 /// Events of a [`ServerConnection`].
 #[allow(clippy::large_enum_variant)] // see `Output`
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@
 //! management build on this module.
 
 mod error;
+pub(crate) mod outbox;
 pub(crate) mod sm;
 
 pub use error::{StreamError, StreamErrorCondition, UnknownCondition};

@@ -214,22 +214,13 @@ pub(crate) fn client(data: &[u8]) {
     let mut now = Instant::now();
     let mut client = ClientConnection::new(config, now);
     let mut closed = false;
-    let mut rest = data;
-    let mut steps = 0;
-    while let [op, len, tail @ ..] = rest {
-        steps += 1;
-        if steps > 200 {
-            break;
-        }
-        let n = usize::from(*len).min(tail.len());
-        let (chunk, tail) = tail.split_at(n);
-        rest = tail;
+    for (op, len, chunk) in records(data) {
         match op % 8 {
             0..=3 => {
                 let _ = client.handle_input(now, chunk);
             }
             4 => {
-                now += Duration::from_secs(u64::from(*len));
+                now += Duration::from_secs(u64::from(len));
                 client.handle_timeout(now);
             }
             5 => {
@@ -278,27 +269,18 @@ pub(crate) fn component(data: &[u8]) {
     let mut server = ComponentConnection::accept(AcceptConfig::new([3; 32]), now);
     let mut asked = false;
     let mut closed = false;
-    let mut rest = data;
-    let mut steps = 0;
-    while let [op, len, tail @ ..] = rest {
-        steps += 1;
-        if steps > 200 {
-            break;
-        }
-        let n = usize::from(*len).min(tail.len());
-        let (chunk, tail) = tail.split_at(n);
-        rest = tail;
+    for (op, len, chunk) in records(data) {
         match op % 8 {
             0..=3 => {
                 let _ = server.handle_input(now, chunk);
             }
             4 => {
-                now += Duration::from_secs(u64::from(*len));
+                now += Duration::from_secs(u64::from(len));
                 server.handle_timeout(now);
             }
             5 if asked => {
                 asked = false;
-                if *len == 255 {
+                if len == 255 {
                     let _ = server.reject(now, StreamErrorCondition::Conflict);
                 } else {
                     let _ = server.accept_component(now, "secret");
@@ -370,22 +352,13 @@ pub(crate) fn server(data: &[u8]) {
     let mut now = Instant::now();
     let mut server = ServerConnection::new(listen, now);
     let mut closed = false;
-    let mut rest = data;
-    let mut steps = 0;
-    while let [op, len, tail @ ..] = rest {
-        steps += 1;
-        if steps > 200 {
-            break;
-        }
-        let n = usize::from(*len).min(tail.len());
-        let (chunk, tail) = tail.split_at(n);
-        rest = tail;
+    for (op, len, chunk) in records(data) {
         match op % 8 {
             0..=3 => {
                 let _ = server.handle_input(now, chunk);
             }
             4 => {
-                now += Duration::from_secs(u64::from(*len));
+                now += Duration::from_secs(u64::from(len));
                 server.handle_timeout(now);
             }
             5 => {
@@ -432,4 +405,18 @@ pub(crate) fn server(data: &[u8]) {
             );
         }
     }
+}
+
+/// Splits a machine-harness input into records `[op, len, bytes...]`
+/// (`bytes` cut short at the end of the input), at most 200 of them.
+fn records(mut data: &[u8]) -> impl Iterator<Item = (u8, u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let [op, len, tail @ ..] = data else {
+            return None;
+        };
+        let (chunk, rest) = tail.split_at(usize::from(*len).min(tail.len()));
+        data = rest;
+        Some((*op, *len, chunk))
+    })
+    .take(200)
 }

@@ -1091,7 +1091,7 @@ impl ClientConnection {
             inbound.handled_one();
         }
         match Stanza::try_from(element) {
-            Ok(Stanza::Iq(iq)) => self.handle_iq(now, iq),
+            Ok(Stanza::Iq(iq)) => self.handle_iq(iq),
             Ok(stanza) => self.event(Event::Stanza(stanza)),
             Err(e) => {
                 if let Some(reply) = e.error_reply() {
@@ -1101,7 +1101,7 @@ impl ClientConnection {
         }
     }
 
-    fn handle_iq(&mut self, now: Instant, iq: Iq) {
+    fn handle_iq(&mut self, iq: Iq) {
         match &iq.kind {
             IqKind::Result(_) | IqKind::Error { .. } => {
                 let own = self.bound.as_ref().map(FullJid::to_bare);
@@ -1133,7 +1133,6 @@ impl ClientConnection {
             IqKind::Get(payload) if Ping::matches(payload) => {
                 let pong = Iq::result_for(&iq, None);
                 self.write(&pong.to_element_in(StreamNamespace::Client));
-                let _ = now;
             }
             _ => self.event(Event::Stanza(Stanza::Iq(iq))),
         }

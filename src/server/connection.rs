@@ -148,9 +148,12 @@ impl ServerConnection {
             if self.error.is_some()
                 || matches!(
                     self.state,
-                    State::Closed | State::TlsHandshake | State::AwaitAccept
+                    State::Closed
+                        | State::TlsHandshake
+                        | State::AwaitAccept
+                        | State::Binding { .. }
+                        | State::Resuming { .. }
                 )
-                || matches!(self.state, State::Binding { .. } | State::Resuming { .. })
             {
                 break;
             }
@@ -608,11 +611,10 @@ impl ServerConnection {
         self.write(&features);
     }
 
-    fn bindings(&self) -> Vec<ChannelBinding> {
+    fn bindings(&self) -> &[ChannelBinding] {
         self.tls
             .as_ref()
-            .map(|t| t.channel_bindings.clone())
-            .unwrap_or_default()
+            .map_or(&[], |t| t.channel_bindings.as_slice())
     }
 
     fn offered_mechanisms(&self, config: &AcceptConfig) -> Vec<Mechanism> {
@@ -693,7 +695,7 @@ impl ServerConnection {
         self.rng.fill_bytes(&mut nonce);
         let server = SaslServer::new(
             mechanism,
-            &self.bindings(),
+            self.bindings(),
             plus_offered,
             &BASE64.encode(nonce),
         );

@@ -4,7 +4,7 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, start_element, take_children, take_other_attrs,
+    Attrs, Common, StanzaError, StanzaParseError, start_element, take_attrs, take_children,
 };
 use crate::ext::{Payload, PayloadError};
 use crate::jid::Jid;
@@ -197,11 +197,11 @@ impl TryFrom<Element> for Iq {
     type Error = StanzaParseError;
 
     fn try_from(mut element: Element) -> Result<Self, StanzaParseError> {
-        let (common, id, shape) = match read(&element) {
+        let (common, shape) = match read(&element) {
             Ok(parts) => parts,
             Err(e) => return Err(StanzaParseError::new(e, element)),
         };
-        let other_attrs = take_other_attrs(&mut element);
+        let attrs = take_attrs(&mut element);
         let ns = common.namespace.as_str();
         let mut children = take_children(&mut element);
         let kind = match shape {
@@ -227,23 +227,24 @@ impl TryFrom<Element> for Iq {
         Ok(Self {
             to: common.to,
             from: common.from,
-            id,
+            // `read` checked that the id is there.
+            id: attrs.id.unwrap_or_default(),
             kind,
-            lang: common.lang,
-            other_attrs,
+            lang: attrs.lang,
+            other_attrs: attrs.other,
         })
     }
 }
 
 /// Validates an iq by reference: type, id and the number of payloads.
-fn read(element: &Element) -> Result<(Common, String, Shape), PayloadError> {
+fn read(element: &Element) -> Result<(Common, Shape), PayloadError> {
     let common = Common::read(element, "iq")?;
-    let Some(id) = common.id.clone() else {
+    if element.attr("id").is_none() {
         return Err(PayloadError::MissingAttribute {
             element: "iq",
             attribute: "id",
         });
-    };
+    }
     let payloads = element.children().count();
     let shape = match element.attr("type") {
         Some("get") => Shape::Get,
@@ -284,7 +285,7 @@ fn read(element: &Element) -> Result<(Common, String, Shape), PayloadError> {
             element: "iq",
             reason: "a result carries at most one payload",
         }),
-        _ => Ok((common, id, shape)),
+        _ => Ok((common, shape)),
     }
 }
 

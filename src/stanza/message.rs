@@ -6,8 +6,8 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, find_payload, start_element,
-    take_children, take_other_attrs, text_of,
+    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, default_text, find_payload,
+    start_element, take_attrs, take_children, text_of,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -252,14 +252,6 @@ impl Message {
     }
 }
 
-fn default_text(texts: &[Text]) -> Option<&str> {
-    texts
-        .iter()
-        .find(|t| t.lang.is_none())
-        .or_else(|| texts.first())
-        .map(|t| t.text.as_str())
-}
-
 impl TryFrom<Element> for Message {
     type Error = StanzaParseError;
 
@@ -268,16 +260,16 @@ impl TryFrom<Element> for Message {
             Ok(parts) => parts,
             Err(e) => return Err(StanzaParseError::new(e, element)),
         };
-        let other_attrs = take_other_attrs(&mut element);
+        let attrs = take_attrs(&mut element);
         let ns = common.namespace.as_str();
         let mut message = Self {
             to: common.to,
             from: common.from,
-            id: common.id,
+            id: attrs.id,
             kind,
-            lang: common.lang,
+            lang: attrs.lang,
             error,
-            other_attrs,
+            other_attrs: attrs.other,
             ..Self::new(kind)
         };
         for child in take_children(&mut element) {

@@ -333,12 +333,11 @@ impl Text {
 
 // ---- shared by message, presence and iq ----------------------------------
 
-/// What every stanza carries, read from its element.
+/// What every stanza carries that must be validated before the element
+/// is taken apart: the addresses (parsed as JIDs) and the namespace.
 pub(crate) struct Common {
     pub(crate) to: Option<Jid>,
     pub(crate) from: Option<Jid>,
-    pub(crate) id: Option<String>,
-    pub(crate) lang: Option<String>,
     pub(crate) namespace: StreamNamespace,
 }
 
@@ -352,8 +351,6 @@ impl Common {
         Ok(Self {
             to: ext::jid_attr(element, "to", name)?,
             from: ext::jid_attr(element, "from", name)?,
-            id: element.attr("id").map(str::to_owned),
-            lang: ext::lang(element).map(str::to_owned),
             namespace: content_ns_of(element),
         })
     }
@@ -378,15 +375,27 @@ fn content_ns_of(element: &Element) -> StreamNamespace {
     }
 }
 
-/// Takes the attributes of a stanza element, leaving out the ones the
-/// stanza types model (`to`, `from`, `id`, `type`, `xml:lang`).
-pub(crate) fn take_other_attrs(element: &mut Element) -> AttrMap {
-    let mut attrs = std::mem::take(element.attrs_mut());
-    for name in ["to", "from", "id", "type"] {
-        attrs.remove(&Namespace::NONE, name);
+/// The attributes of a stanza element once it is taken apart: `id` and
+/// `xml:lang` moved out, `to`, `from` and `type` (already read) dropped,
+/// the rest kept.
+pub(crate) struct TakenAttrs {
+    pub(crate) id: Option<String>,
+    pub(crate) lang: Option<String>,
+    pub(crate) other: AttrMap,
+}
+
+/// Takes the attributes of a stanza element, moving the values out rather
+/// than copying them.
+pub(crate) fn take_attrs(element: &mut Element) -> TakenAttrs {
+    let mut other = std::mem::take(element.attrs_mut());
+    for name in ["to", "from", "type"] {
+        other.remove(&Namespace::NONE, name);
     }
-    attrs.remove(&Namespace::XML, "lang");
-    attrs
+    TakenAttrs {
+        id: other.remove(&Namespace::NONE, "id"),
+        lang: other.remove(&Namespace::XML, "lang"),
+        other,
+    }
 }
 
 /// Takes the child elements of a stanza element (text between them is
@@ -439,6 +448,16 @@ pub(crate) fn append_texts(element: &mut Element, name: &str, namespace: &str, t
         ext::set_lang(&mut child, t.lang.as_deref());
         element.append_child(child);
     }
+}
+
+/// The text without its own `xml:lang` (the stanza's default language),
+/// or else the first one.
+pub(crate) fn default_text(texts: &[Text]) -> Option<&str> {
+    texts
+        .iter()
+        .find(|t| t.lang.is_none())
+        .or_else(|| texts.first())
+        .map(|t| t.text.as_str())
 }
 
 /// A text child as a [`Text`].

@@ -6,8 +6,8 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, find_payload, start_element,
-    take_children, take_other_attrs, text_of,
+    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, default_text, find_payload,
+    start_element, take_attrs, take_children, text_of,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -261,11 +261,7 @@ impl Presence {
 
     /// The status in the default language, or else the first one.
     pub fn status(&self) -> Option<&str> {
-        self.statuses
-            .iter()
-            .find(|t| t.lang.is_none())
-            .or_else(|| self.statuses.first())
-            .map(|t| t.text.as_str())
+        default_text(&self.statuses)
     }
 
     /// The first payload of type `P`, parsed; `None` if there is none.
@@ -333,17 +329,17 @@ impl TryFrom<Element> for Presence {
             priority,
             error,
         } = parts;
-        let other_attrs = take_other_attrs(&mut element);
+        let attrs = take_attrs(&mut element);
         let ns = common.namespace.as_str();
         let mut presence = Self {
             to: common.to,
             from: common.from,
-            id: common.id,
-            lang: common.lang,
+            id: attrs.id,
+            lang: attrs.lang,
             show,
             priority,
             error,
-            other_attrs,
+            other_attrs: attrs.other,
             ..Self::new(kind)
         };
         for child in take_children(&mut element) {

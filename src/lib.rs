@@ -148,6 +148,8 @@ pub mod component;
 pub mod ext;
 pub mod jid;
 pub mod ns;
+#[cfg(feature = "tls")]
+pub mod rt;
 pub mod sasl;
 pub mod server;
 pub mod stanza;

@@ -153,7 +153,7 @@ impl ClientConnection {
     }
 
     /// A connection over a transport already protected by TLS (XEP-0368
-    /// direct TLS).
+    /// direct TLS, or `wss://` with [`Framing::WebSocket`]).
     pub fn new_direct_tls(config: ClientConfig, now: Instant, tls: TlsInfo) -> Self {
         Self::start(config, now, Some(tls), None)
     }
@@ -416,8 +416,9 @@ impl ClientConnection {
         Ok(token)
     }
 
-    /// Closes the stream: sends `</stream:stream>` and waits (bounded by
-    /// the close timeout) for the server's.
+    /// Closes the stream: sends `</stream:stream>` (`<close/>` in
+    /// WebSocket framing) and waits (bounded by the close timeout) for the
+    /// server's.
     pub fn close(&mut self, now: Instant) {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
@@ -534,7 +535,7 @@ impl ClientConnection {
                 .is_some()
                 .then(|| self.config.jid.bare_str().to_owned()),
             lang: self.config.lang.clone(),
-            ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
+            ..StreamHeader::new(self.config.framing, StreamNamespace::Client)
         };
         // A header of our own values cannot fail but for a bad lang or JID
         // character, which the types exclude; report it all the same.
@@ -595,6 +596,18 @@ impl ClientConnection {
     fn handle_header(&mut self, now: Instant, header: &StreamHeader) {
         if !matches!(self.state, State::AwaitHeader) {
             return self.protocol(now, "a second stream header".into());
+        }
+        if header.framing != self.config.framing {
+            self.send_stream_error(StreamError::new(StreamErrorCondition::InvalidNamespace));
+            let _ = self.fail(
+                now,
+                ConnectionError::Protocol(format!(
+                    "the server answered in {} framing, expected {}",
+                    framing_name(header.framing),
+                    framing_name(self.config.framing)
+                )),
+            );
+            return;
         }
         if header.namespace != StreamNamespace::Client {
             self.send_stream_error(StreamError::new(StreamErrorCondition::InvalidNamespace));
@@ -657,7 +670,11 @@ impl ClientConnection {
 
     fn handle_features(&mut self, now: Instant, features: Element) {
         if self.tls.is_none() && self.config.tls != TlsMode::Insecure {
-            if features.get_child("starttls", ns::TLS).is_some() {
+            // RFC 7395 section 3.1: no STARTTLS in WebSocket framing, even
+            // if a confused server offers it.
+            let starttls = self.config.framing == Framing::Stream
+                && features.get_child("starttls", ns::TLS).is_some();
+            if starttls {
                 self.write(&Element::bare("starttls", ns::TLS));
                 self.state = State::StartTlsRequested;
             } else {
@@ -1042,12 +1059,23 @@ impl ClientConnection {
             ask = sm.outbound.since_request() >= self.config.sm_ack_after;
         }
         if ask {
-            self.request_ack(now);
+            self.request_ack_inner(now);
         }
         Ok(())
     }
 
-    fn request_ack(&mut self, now: Instant) {
+    /// Asks the server to confirm what it received now (XEP-0198 `<r/>`),
+    /// instead of waiting for the configured cadence; the answer comes as
+    /// [`Event::Acked`]. Does nothing without enabled stream management or
+    /// outside the online state.
+    pub fn request_ack(&mut self, now: Instant) {
+        if !matches!(self.state, State::Online) || self.error.is_some() {
+            return;
+        }
+        self.request_ack_inner(now);
+    }
+
+    fn request_ack_inner(&mut self, now: Instant) {
         if let Some(sm) = &mut self.sm {
             sm.outbound.requested();
             sm.last_request = now;
@@ -1060,7 +1088,7 @@ impl ClientConnection {
     /// otherwise. Any answer (any bytes) clears the probe.
     fn probe(&mut self, now: Instant) {
         if self.sm.is_some() {
-            self.request_ack(now);
+            self.request_ack_inner(now);
         } else {
             let iq = Iq::get(None, Ping.to_element()).with_id(self.ids.next_id());
             self.write(&iq.to_element_in(StreamNamespace::Client));
@@ -1182,6 +1210,14 @@ impl ClientConnection {
                 format!("unexpected stream management element <{}/>", element.name()),
             ),
         }
+    }
+}
+
+/// How a framing is named in error messages.
+fn framing_name(framing: Framing) -> &'static str {
+    match framing {
+        Framing::Stream => "RFC 6120 stream",
+        Framing::WebSocket => "RFC 7395 WebSocket",
     }
 }
 

@@ -6,6 +6,10 @@
 //! and keepalive. It reads bytes and time from its caller and produces
 //! [`Output`]s; it never touches a socket or a clock. See the crate docs for
 //! the run loop.
+//!
+//! The stream is framed as RFC 6120 `<stream:stream>` (TCP) or, with
+//! [`ClientConfig::framing`] set to [`Framing::WebSocket`], as RFC 7395
+//! XMPP over WebSocket (`<open/>` ... `<close/>`).
 
 mod connection;
 
@@ -21,7 +25,7 @@ use crate::jid::FullJid;
 use crate::sasl::{ChannelBinding, ClientPolicy, Failure, SaslError};
 use crate::stanza::{Iq, Stanza, StanzaError};
 use crate::stream::{SmError, StanzaToken, StreamError};
-use crate::xml::{Limits, ParseError, WriteError};
+use crate::xml::{Framing, Limits, ParseError, WriteError};
 
 /// How the stream is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -57,6 +61,21 @@ pub struct ClientConfig {
     pub password: String,
     /// Transport security.
     pub tls: TlsMode,
+    /// How the stream is framed: [`Framing::Stream`] (RFC 6120, one
+    /// `<stream:stream>` document, for TCP) or [`Framing::WebSocket`]
+    /// (RFC 7395: `<open/>`, one document per element, `<close/>`).
+    ///
+    /// The connection only writes and reads XMPP bytes; the WebSocket
+    /// transport (RFC 6455 messages, one element each, subprotocol `xmpp`)
+    /// belongs to the adapter. STARTTLS is never negotiated in WebSocket
+    /// framing (RFC 7395 section 3.1: TLS comes from the transport): over
+    /// `wss://` create the connection with
+    /// [`ClientConnection::new_direct_tls`]; over plain `ws://` set
+    /// [`TlsMode::Insecure`], or the connection fails with
+    /// [`ConnectionError::TlsNotOffered`]. A server that answers in the
+    /// other framing is refused with an `invalid-namespace` stream error
+    /// and [`ConnectionError::Protocol`].
+    pub framing: Framing,
     /// SASL mechanism policy.
     pub sasl: ClientPolicy,
     /// Enable XEP-0198 stream management (with resumption) if offered.
@@ -76,7 +95,8 @@ pub struct ClientConfig {
     pub ping_timeout: Duration,
     /// The whole negotiation must finish within this time.
     pub negotiation_timeout: Duration,
-    /// How long to wait for the server's `</stream:stream>` after ours.
+    /// How long to wait for the server's `</stream:stream>` (or `<close/>`)
+    /// after ours.
     pub close_timeout: Duration,
     /// Limits on what the server may send.
     pub limits: Limits,
@@ -89,13 +109,14 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration with secure defaults: STARTTLS required, the
-    /// strongest SASL mechanism, stream management on.
+    /// A configuration with secure defaults: STARTTLS required, RFC 6120
+    /// stream framing, the strongest SASL mechanism, stream management on.
     pub fn new(jid: Jid, password: impl Into<String>, seed: [u8; 32]) -> Self {
         Self {
             jid,
             password: password.into(),
             tls: TlsMode::default(),
+            framing: Framing::Stream,
             sasl: ClientPolicy::default(),
             stream_management: true,
             sm_ack_after: 5,
@@ -218,7 +239,9 @@ pub enum ConnectionError {
     #[error("stream error from the server: {0}")]
     StreamError(StreamError),
     /// TLS is required but the server does not offer STARTTLS (or a man in
-    /// the middle removed it).
+    /// the middle removed it). In WebSocket framing, where STARTTLS does
+    /// not exist, this is the error of a plain transport without
+    /// [`TlsMode::Insecure`].
     #[error("the server does not offer STARTTLS, and TLS is required")]
     TlsNotOffered,
     /// The server answered STARTTLS with a failure.

@@ -73,6 +73,8 @@ pub struct ServerConnection {
     state: State,
     parser: StreamParser,
     writer: StreamWriter,
+    /// The framing of the client's first header; ours follows it.
+    framing: Framing,
     outbox: Outbox<Output>,
     error: Option<ServerError>,
     tls: Option<TlsInfo>,
@@ -98,6 +100,7 @@ impl ServerConnection {
             accept: None,
             state: State::AwaitHeader,
             writer: StreamWriter::new(),
+            framing: Framing::Stream,
             outbox: Outbox::new(),
             error: None,
             rng,
@@ -217,7 +220,10 @@ impl ServerConnection {
     /// Accepts the stream announced by [`Event::Header`].
     ///
     /// # Errors
-    /// [`ServerError::Misuse`] if no header is waiting for an answer.
+    /// [`ServerError::Misuse`] if no header is waiting for an answer; the
+    /// connection's fatal error if the configuration cannot serve this
+    /// stream ([`ServerError::Sent`] with `policy-violation` for
+    /// [`TlsPolicy::Required`] over WebSocket framing without TLS).
     pub fn accept(&mut self, now: Instant, config: AcceptConfig) -> Result<(), ServerError> {
         self.check()?;
         if !matches!(self.state, State::AwaitAccept) {
@@ -389,7 +395,8 @@ impl ServerConnection {
         Ok(token)
     }
 
-    /// Closes the stream.
+    /// Closes the stream: sends `</stream:stream>` (`<close/>` in
+    /// WebSocket framing) and waits briefly for the client's.
     pub fn close(&mut self, now: Instant) {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
@@ -492,7 +499,7 @@ impl ServerConnection {
         let header = StreamHeader {
             from: (!domain.is_empty()).then(|| domain.to_owned()),
             id: Some(self.stream_id.clone()),
-            ..StreamHeader::new(Framing::Stream, StreamNamespace::Client)
+            ..StreamHeader::new(self.framing, StreamNamespace::Client)
         };
         let _ = self.writer.write_header(&header, self.outbox.buf());
     }
@@ -538,6 +545,15 @@ impl ServerConnection {
     }
 
     fn handle_header(&mut self, header: &StreamHeader) {
+        if matches!(self.state, State::AwaitHeader) {
+            // Our header, features and close follow the client's framing.
+            self.framing = header.framing;
+        } else if header.framing != self.framing {
+            return self.stream_error(
+                StreamErrorCondition::InvalidNamespace,
+                "a restarted stream must keep its framing",
+            );
+        }
         if header.namespace != StreamNamespace::Client {
             self.write_header("");
             return self.stream_error(
@@ -570,9 +586,18 @@ impl ServerConnection {
             );
         };
         self.write_header(&config.domain);
+        let websocket = self.framing == Framing::WebSocket;
+        if websocket && self.tls.is_none() && config.tls == TlsPolicy::Required {
+            // RFC 7395 section 3.1: no STARTTLS over WebSocket, so the
+            // policy cannot be met on this transport (`ws://`, not `wss://`).
+            return self.stream_error(
+                StreamErrorCondition::PolicyViolation,
+                "TLS is required: connect with wss://",
+            );
+        }
         let mut features = Element::bare("features", ns::STREAM);
         if self.username.is_none() {
-            let tls_needed = self.tls.is_none() && config.tls != TlsPolicy::Disabled;
+            let tls_needed = !websocket && self.tls.is_none() && config.tls != TlsPolicy::Disabled;
             if tls_needed {
                 let mut starttls = Element::bare("starttls", ns::TLS);
                 if config.tls == TlsPolicy::Required {
@@ -631,6 +656,15 @@ impl ServerConnection {
     fn handle_element(&mut self, now: Instant, element: Element) {
         let state = std::mem::replace(&mut self.state, State::Dispatching);
         match state {
+            State::PreAuth
+                if element.is("starttls", ns::TLS) && self.framing == Framing::WebSocket =>
+            {
+                self.state = State::PreAuth;
+                self.stream_error(
+                    StreamErrorCondition::PolicyViolation,
+                    "no STARTTLS over WebSocket (RFC 7395): connect with wss://",
+                );
+            }
             State::PreAuth if element.is("starttls", ns::TLS) && self.tls.is_none() => {
                 self.write(&Element::bare("proceed", ns::TLS));
                 if self.parser.buffered_len() > 0 {

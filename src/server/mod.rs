@@ -8,6 +8,13 @@
 //! decides conflicts: [`Event::Bind`] and
 //! [`ServerConnection::complete_bind`]), and XEP-0198, and carries stanzas
 //! with their `from` stamped by the server.
+//!
+//! It answers in the framing of the client's header: an RFC 6120
+//! `<stream:stream>`, or RFC 7395 XMPP over WebSocket (`<open/>`, every
+//! element a document of its own, `<close/>`). In WebSocket framing
+//! STARTTLS is never offered (TLS comes from `wss://`: give it as
+//! [`ListenConfig::direct_tls`]), and a stream error is the
+//! `<stream:error/>` element followed by `<close/>` (RFC 7395 section 3.6).
 
 mod connection;
 
@@ -39,7 +46,8 @@ pub struct ListenConfig {
     pub seed: [u8; 32],
     /// Negotiation (header to bound resource) must finish within this.
     pub negotiation_timeout: Duration,
-    /// Whether the transport is already TLS (direct TLS), and what it gives.
+    /// Whether the transport is already TLS (direct TLS, or `wss://` for
+    /// WebSocket framing), and what it gives.
     pub direct_tls: Option<TlsInfo>,
 }
 
@@ -56,6 +64,14 @@ impl ListenConfig {
 }
 
 /// Whether STARTTLS is offered and required.
+///
+/// In RFC 7395 WebSocket framing STARTTLS does not exist and is never
+/// offered; a client that sends `<starttls/>` anyway gets a
+/// `policy-violation` stream error. Over a transport without TLS (`ws://`,
+/// no [`ListenConfig::direct_tls`]), [`Required`](Self::Required) cannot be
+/// met: the stream is closed with `policy-violation` once accepted, and
+/// [`Optional`](Self::Optional) and [`Disabled`](Self::Disabled) proceed
+/// without TLS (PLAIN is then not offered).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TlsPolicy {

@@ -1,0 +1,1229 @@
+//! The easy client: [`Client::connect`], [`ClientBuilder`], `send`,
+//! `request`, events as a [`Stream`], `close`, with reconnection and
+//! XEP-0198 resumption handled inside.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::channel::{mpsc, oneshot};
+use futures::future::{Either, select};
+use futures::io::{AsyncRead, AsyncWrite};
+use futures::{SinkExt as _, Stream, StreamExt as _};
+use rustls::pki_types::ServerName;
+
+use super::backoff::{Backoff, ReconnectPolicy};
+use super::driver::{self, BoxFuture, Host, Sleeper};
+use super::engine::{Engine, Output, TlsRole, TransportError};
+use super::tls::{ALPN_XMPP_CLIENT, ClientTls, Roots, TlsSetupError};
+use crate::client::{
+    ClientConfig, ClientConnection, CloseReason, ConnectionError, Event, IqError, ResumeState,
+    SendError, TlsMode,
+};
+use crate::ext::Payload as _;
+use crate::ext::ping::Ping;
+use crate::jid::{FullJid, Jid, JidError};
+use crate::stanza::{Iq, IqKind, Stanza, StanzaError};
+use crate::stream::StanzaToken;
+use crate::xml::Limits;
+
+/// How many events wait for the application before the client stops
+/// reading from the server.
+const EVENT_QUEUE: usize = 256;
+/// How many commands wait for the client task.
+const COMMAND_QUEUE: usize = 64;
+
+/// What went wrong, for every call of the easy API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The address is not a valid JID.
+    #[error("invalid JID: {0}")]
+    Jid(#[from] JidError),
+    /// The TLS configuration could not be built (a CA file, no roots).
+    #[error(transparent)]
+    TlsSetup(#[from] TlsSetupError),
+    /// The server address option is not `host:port`.
+    #[error("invalid server address {0:?}: expected host:port")]
+    Address(String),
+    /// The WebSocket URL is not `ws://host[:port]/path` or `wss://...`.
+    #[error("invalid WebSocket URL {0:?}")]
+    WebSocketUrl(String),
+    /// Name resolution failed.
+    #[error(transparent)]
+    Resolve(#[from] super::dns::ResolveError),
+    /// No server address could be reached.
+    #[error("could not connect to {target}: {error}")]
+    Connect {
+        /// Where we tried, last.
+        target: String,
+        /// Why it failed.
+        error: io::Error,
+    },
+    /// The transport failed below XMPP (TLS, WebSocket, socket).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The XMPP connection failed (authentication, stream error, ...).
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// The stanza was refused before sending.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The request was answered with an error.
+    #[error("the server answered with an error: {0}")]
+    Stanza(Box<StanzaError>),
+    /// No answer came in time.
+    #[error("no answer in time")]
+    Timeout,
+    /// The connection is gone (closed, or lost without resumption) before
+    /// the answer or confirmation came.
+    #[error("disconnected")]
+    Disconnected,
+}
+
+impl From<IqError> for ClientError {
+    fn from(error: IqError) -> Self {
+        match error {
+            IqError::Stanza(error) => Self::Stanza(error),
+            IqError::Timeout => Self::Timeout,
+            _ => Self::Disconnected,
+        }
+    }
+}
+
+impl ClientError {
+    /// Whether retrying with the same settings cannot help (bad
+    /// credentials, refused certificates, a misconfiguration).
+    fn is_final(&self) -> bool {
+        match self {
+            Self::Connection(error) => matches!(
+                error,
+                ConnectionError::AuthenticationFailed(_)
+                    | ConnectionError::Sasl(_)
+                    | ConnectionError::TlsNotOffered
+                    | ConnectionError::StartTlsRefused
+                    | ConnectionError::BindFailed(_)
+            ),
+            Self::Transport(TransportError::Tls(error)) => matches!(
+                error,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            ),
+            Self::Transport(TransportError::NoTlsConfig) => true,
+            Self::Jid(_) | Self::TlsSetup(_) | Self::Address(_) | Self::WebSocketUrl(_) => true,
+            Self::Resolve(super::dns::ResolveError::ServiceUnavailable(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+/// What the client reports, from [`Client`] as a [`Stream`].
+#[derive(Debug)]
+#[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // moved once; boxing costs an allocation per stanza
+pub enum ClientEvent {
+    /// The stream is online (again). After a reconnection, `resumed` says
+    /// whether the session survived (XEP-0198): when it did not, presence
+    /// and subscriptions must be sent again.
+    Online {
+        /// The bound address.
+        jid: FullJid,
+        /// Whether the previous session was resumed.
+        resumed: bool,
+    },
+    /// A stanza for us (answers to [`Client::request`] are not repeated
+    /// here).
+    Stanza(Stanza),
+    /// The connection was lost; with `reconnecting`, the client is
+    /// reconnecting by itself and nothing sent is lost when the session
+    /// resumes.
+    Disconnected {
+        /// Why.
+        error: ClientError,
+        /// Whether the client will try again.
+        reconnecting: bool,
+    },
+}
+
+/// Where the client connects.
+#[derive(Debug, Clone)]
+enum Endpoint {
+    /// DNS SRV on the JID's domain (tokio adapter only).
+    Srv,
+    /// This host and port.
+    Address(String, u16),
+    /// RFC 7395 WebSocket.
+    #[cfg_attr(not(feature = "websocket"), allow(dead_code))]
+    WebSocket {
+        tls: bool,
+        host: String,
+        port: u16,
+        path: String,
+    },
+}
+
+/// Options of a [`Client`]. Secure by default: TLS with the system's
+/// roots, STARTTLS required, the strongest SASL mechanism, stream
+/// management with resumption, reconnection with backoff.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    jid: Result<Jid, JidError>,
+    password: String,
+    endpoint: Result<Endpoint, ClientError2>,
+    direct_tls: bool,
+    roots: Roots,
+    ca_files: Vec<PathBuf>,
+    ca_pems: Vec<Vec<u8>>,
+    plaintext: bool,
+    resource: Option<String>,
+    stream_management: bool,
+    reconnect: ReconnectPolicy,
+    limits: Limits,
+    request_timeout: Duration,
+    configure: Option<Configure>,
+}
+
+/// A deferred builder error (cloneable, turned into [`ClientError`] at
+/// connect time).
+#[derive(Debug, Clone)]
+enum ClientError2 {
+    Address(String),
+    WebSocketUrl(String),
+}
+
+/// The caller's adjustment of the [`ClientConfig`].
+#[derive(Clone)]
+struct Configure(Arc<dyn Fn(&mut ClientConfig) + Send + Sync>);
+
+impl std::fmt::Debug for Configure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<configure>")
+    }
+}
+
+/// A connected transport, as a [`Connect`] gives it.
+#[derive(Debug)]
+pub struct Connected<IO> {
+    /// The byte stream.
+    pub io: IO,
+    /// Whether TLS starts at once on it (XEP-0368), instead of STARTTLS.
+    pub direct_tls: bool,
+}
+
+/// Opens transports for a client, once per (re)connection: how the
+/// futures-io adapter learns where to connect with the caller's runtime.
+pub trait Connect: Send + 'static {
+    /// The byte stream.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Opens a new transport.
+    fn connect(&mut self) -> BoxFuture<Result<Connected<Self::Io>, ClientError>>;
+}
+
+impl<F, Fut, IO> Connect for F
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = io::Result<IO>> + Send + 'static,
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = IO;
+    fn connect(&mut self) -> BoxFuture<Result<Connected<IO>, ClientError>> {
+        let opening = self();
+        Box::pin(async move {
+            let io = opening.await.map_err(|error| ClientError::Connect {
+                target: "the caller's transport".to_owned(),
+                error,
+            })?;
+            Ok(Connected {
+                io,
+                direct_tls: false,
+            })
+        })
+    }
+}
+
+impl ClientBuilder {
+    /// Options for the account `jid` (a bare JID; a full one asks for that
+    /// resource) with `password`.
+    pub fn new(jid: &str, password: impl Into<String>) -> Self {
+        Self {
+            jid: jid.parse(),
+            password: password.into(),
+            endpoint: Ok(Endpoint::Srv),
+            direct_tls: false,
+            roots: Roots::System,
+            ca_files: Vec::new(),
+            ca_pems: Vec::new(),
+            plaintext: false,
+            resource: None,
+            stream_management: true,
+            reconnect: ReconnectPolicy::default(),
+            limits: Limits::default(),
+            request_timeout: Duration::from_secs(60),
+            configure: None,
+        }
+    }
+
+    /// Connects to `host:port` instead of looking up the domain's SRV
+    /// records. The certificate is still checked against the JID's domain.
+    pub fn server(mut self, address: &str) -> Self {
+        self.endpoint = parse_host_port(address)
+            .map(|(host, port)| Endpoint::Address(host, port))
+            .ok_or_else(|| ClientError2::Address(address.to_owned()));
+        self
+    }
+
+    /// Uses TLS from the first byte (XEP-0368, ALPN `xmpp-client`) on the
+    /// [`server`](Self::server) address instead of STARTTLS. SRV lookups
+    /// find direct TLS by themselves.
+    pub fn direct_tls(mut self, direct: bool) -> Self {
+        self.direct_tls = direct;
+        self
+    }
+
+    /// Trusts the CA certificates of this PEM file besides the roots (for
+    /// a private CA). Read at connect time.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Trusts the CA certificates of this PEM text besides the roots.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pems.push(pem.into());
+        self
+    }
+
+    /// Which roots to trust (default: the system's).
+    pub fn roots(mut self, roots: Roots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// Asks for this resource at bind time (the server may choose another).
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// Enables or disables XEP-0198 stream management (default on).
+    pub fn stream_management(mut self, enabled: bool) -> Self {
+        self.stream_management = enabled;
+        self
+    }
+
+    /// When to reconnect after losing an established connection.
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Limits on what the server may send.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How long [`Client::request`] waits for an answer (default 60 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self.configure_also(move |config| config.iq_timeout = timeout)
+    }
+
+    /// Connects over RFC 7395 WebSocket: `wss://host[:port]/path` (TLS)
+    /// or `ws://...` (plain, which also needs
+    /// [`allow_plaintext`](Self::allow_plaintext)).
+    pub fn websocket(mut self, url: &str) -> Self {
+        self.endpoint = parse_ws_url(url).ok_or_else(|| ClientError2::WebSocketUrl(url.to_owned()));
+        self
+    }
+
+    /// Runs the stream without TLS. Only for loopback tests and trusted
+    /// links: the password then crosses the network readable unless the
+    /// mechanism is SCRAM.
+    pub fn allow_plaintext(mut self) -> Self {
+        self.plaintext = true;
+        self
+    }
+
+    /// Adjusts the underlying [`ClientConfig`] (timeouts, SASL policy,
+    /// ack cadence) after the builder's options are applied.
+    pub fn configure(self, f: impl Fn(&mut ClientConfig) + Send + Sync + 'static) -> Self {
+        self.configure_also(f)
+    }
+
+    fn configure_also(mut self, f: impl Fn(&mut ClientConfig) + Send + Sync + 'static) -> Self {
+        let previous = self.configure.take();
+        self.configure = Some(Configure(Arc::new(move |config| {
+            if let Some(Configure(previous)) = &previous {
+                previous(config);
+            }
+            f(config);
+        })));
+        self
+    }
+
+    /// Connects over a transport the caller opens (any futures-io stream,
+    /// any executor): `connector` opens a new one for every (re)connection,
+    /// `sleeper` is the executor's timer, and `spawn` starts the client's
+    /// task. Returns once the stream is online.
+    ///
+    /// # Errors
+    /// [`ClientError`] if the options are invalid or the first connection
+    /// fails (wrong password, refused certificate, unreachable server).
+    pub async fn connect_with<C: Connect>(
+        self,
+        connector: C,
+        sleeper: impl Sleeper,
+        spawn: impl FnOnce(BoxFuture<()>),
+    ) -> Result<Client, ClientError> {
+        let setup = Arc::new(self.setup()?);
+        let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+        let (online_tx, online_rx) = oneshot::channel();
+        let task = ClientTask {
+            setup: Arc::clone(&setup),
+            host: ClientHost {
+                commands: command_rx,
+                events: event_tx,
+                waiters: HashMap::new(),
+                iq_ids: HashMap::new(),
+                offline: VecDeque::new(),
+                close_waiters: Vec::new(),
+                close_requested: false,
+                online: Some(online_tx),
+                ending: None,
+                held_event: None,
+                commands_closed: false,
+            },
+        };
+        spawn(Box::pin(task.run(connector, sleeper)));
+        let jid = match online_rx.await {
+            Ok(Ok(jid)) => jid,
+            Ok(Err(error)) => return Err(error),
+            Err(_) => return Err(ClientError::Disconnected),
+        };
+        Ok(Client {
+            handle: ClientHandle {
+                commands: command_tx,
+                request_timeout: setup.request_timeout,
+                jid: Arc::new(jid),
+            },
+            events: event_rx,
+        })
+    }
+
+    /// Where a TCP adapter connects: the JID's domain for SRV, or the
+    /// address to use instead.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn tcp_endpoint(&self) -> Result<(String, Option<(String, u16)>), ClientError> {
+        let domain = match &self.jid {
+            Ok(jid) => jid.domain().to_owned(),
+            Err(e) => return Err(ClientError::Jid(e.clone())),
+        };
+        match &self.endpoint {
+            Ok(Endpoint::Srv) => Ok((domain, None)),
+            Ok(Endpoint::Address(host, port)) => Ok((domain, Some((host.clone(), *port)))),
+            Ok(Endpoint::WebSocket { host, port, .. }) => Ok((domain, Some((host.clone(), *port)))),
+            Err(ClientError2::Address(a)) => Err(ClientError::Address(a.clone())),
+            Err(ClientError2::WebSocketUrl(u)) => Err(ClientError::WebSocketUrl(u.clone())),
+        }
+    }
+
+    fn setup(self) -> Result<Setup, ClientError> {
+        let jid = self.jid?;
+        let endpoint = self.endpoint.map_err(|e| match e {
+            ClientError2::Address(a) => ClientError::Address(a),
+            ClientError2::WebSocketUrl(u) => ClientError::WebSocketUrl(u),
+        })?;
+        let mut tls = ClientTls {
+            roots: self.roots,
+            extra_cas: Vec::new(),
+        };
+        for path in &self.ca_files {
+            tls.add_ca_file(path)?;
+        }
+        for pem in &self.ca_pems {
+            tls.add_ca_pem(pem)?;
+        }
+        let (starttls, direct) =
+            if self.plaintext && !matches!(endpoint, Endpoint::WebSocket { tls: true, .. }) {
+                (None, None)
+            } else {
+                (
+                    Some(tls.build(None)?),
+                    Some(tls.build(Some(ALPN_XMPP_CLIENT))?),
+                )
+            };
+        let server_name = ServerName::try_from(jid.domain().to_owned())
+            .map_err(|_| ClientError::Address(jid.domain().to_owned()))?;
+        let jid = match &self.resource {
+            Some(resource) => Jid::from(
+                crate::jid::BareJid::new(jid.node(), jid.domain())?.with_resource(resource)?,
+            ),
+            None => jid,
+        };
+        Ok(Setup {
+            jid,
+            password: self.password,
+            endpoint,
+            direct_tls: self.direct_tls,
+            starttls,
+            direct,
+            server_name,
+            plaintext: self.plaintext,
+            stream_management: self.stream_management,
+            reconnect: self.reconnect,
+            limits: self.limits,
+            request_timeout: self.request_timeout,
+            configure: self.configure,
+        })
+    }
+}
+
+fn parse_host_port(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
+fn parse_ws_url(url: &str) -> Option<Endpoint> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+        (true, rest)
+    } else {
+        (false, url.strip_prefix("ws://")?)
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, "/"),
+    };
+    let default_port = if tls { 443 } else { 80 };
+    let (host, port) = match parse_host_port(authority) {
+        Some((host, port)) if !authority.ends_with(']') => (host, port),
+        _ => (
+            authority
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            default_port,
+        ),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(Endpoint::WebSocket {
+        tls,
+        host,
+        port,
+        path: path.to_owned(),
+    })
+}
+
+/// Everything a (re)connection needs, checked once.
+struct Setup {
+    jid: Jid,
+    password: String,
+    endpoint: Endpoint,
+    direct_tls: bool,
+    starttls: Option<Arc<rustls::ClientConfig>>,
+    direct: Option<Arc<rustls::ClientConfig>>,
+    server_name: ServerName<'static>,
+    plaintext: bool,
+    stream_management: bool,
+    reconnect: ReconnectPolicy,
+    limits: Limits,
+    request_timeout: Duration,
+    configure: Option<Configure>,
+}
+
+impl Setup {
+    fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(self.jid.clone(), self.password.clone(), os_seed());
+        config.stream_management = self.stream_management;
+        config.limits = self.limits.clone();
+        config.iq_timeout = self.request_timeout;
+        if self.plaintext {
+            config.tls = TlsMode::Insecure;
+        }
+        #[cfg(feature = "websocket")]
+        if let Endpoint::WebSocket { tls, .. } = &self.endpoint {
+            config.framing = crate::xml::Framing::WebSocket;
+            if *tls {
+                config.tls = TlsMode::DirectTls;
+            }
+        }
+        if let Some(Configure(configure)) = &self.configure {
+            configure(&mut config);
+        }
+        config
+    }
+
+    /// A fresh engine for one transport.
+    fn engine(
+        &self,
+        now: Instant,
+        direct_tls: bool,
+        resume: Option<ResumeState>,
+    ) -> Result<Engine<ClientConnection>, ClientError> {
+        let config = self.config();
+        let start = move |now, tls| match resume {
+            Some(state) => ClientConnection::resume(config, now, state, tls),
+            None => match tls {
+                Some(tls) => ClientConnection::new_direct_tls(config, now, tls),
+                None => ClientConnection::new(config, now),
+            },
+        };
+        let ws_tls = matches!(self.endpoint, Endpoint::WebSocket { tls: true, .. });
+        let engine = if direct_tls || ws_tls {
+            let config = if ws_tls { &self.starttls } else { &self.direct };
+            let Some(config) = config.clone() else {
+                return Err(TransportError::NoTlsConfig.into());
+            };
+            Engine::direct_tls(
+                now,
+                TlsRole::Client {
+                    config,
+                    server_name: self.server_name.clone(),
+                },
+                start,
+            )?
+        } else {
+            let starttls = self.starttls.clone().map(|config| TlsRole::Client {
+                config,
+                server_name: self.server_name.clone(),
+            });
+            Engine::plain(start(now, None), starttls)
+        };
+        #[cfg(feature = "websocket")]
+        if let Endpoint::WebSocket {
+            host, path, port, ..
+        } = &self.endpoint
+        {
+            let authority = format!("{host}:{port}");
+            let ws = super::ws::WebSocket::client(
+                &authority,
+                path,
+                super::ws::WsConfig::new(),
+                os_seed(),
+            );
+            return Ok(engine.with_websocket(now, ws));
+        }
+        Ok(engine)
+    }
+}
+
+/// 32 bytes from the operating system's generator, for seeds.
+pub(crate) fn os_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    let provider = rustls::crypto::ring::default_provider();
+    if provider.secure_random.fill(&mut seed).is_err() {
+        // ring's generator does not fail on supported systems; a time-based
+        // seed keeps ids unique rather than failing the connection.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        seed[..16].copy_from_slice(&nanos.to_le_bytes());
+    }
+    seed
+}
+
+/// A connected client: send with [`send`](Self::send) and
+/// [`request`](Self::request), read events as a [`Stream`] (use
+/// `futures::StreamExt::next`), end with [`close`](Self::close).
+///
+/// Cloneable handles for other tasks come from [`handle`](Self::handle).
+#[derive(Debug)]
+pub struct Client {
+    handle: ClientHandle,
+    events: mpsc::Receiver<ClientEvent>,
+}
+
+/// Sends through a [`Client`] from anywhere; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    commands: mpsc::Sender<Command>,
+    request_timeout: Duration,
+    jid: Arc<FullJid>,
+}
+
+#[allow(clippy::large_enum_variant)] // moved once; boxing costs an allocation per stanza
+enum Command {
+    Send {
+        stanza: Stanza,
+        waiter: Waiter,
+        accepted: oneshot::Sender<Result<(), ClientError>>,
+    },
+    Close(oneshot::Sender<()>),
+}
+
+/// Who waits for what after a stanza was handed to the connection.
+enum Waiter {
+    Nothing,
+    /// The answer to an iq request.
+    Answer(oneshot::Sender<Result<Iq, ClientError>>),
+    /// The server's confirmation (an ack, or the answer to a ping that
+    /// followed the stanza).
+    Confirmed(oneshot::Sender<Result<(), ClientError>>),
+}
+
+impl Client {
+    /// Connects `jid` with `password` with the default options: SRV lookup,
+    /// TLS with the system's roots, stream management, reconnection.
+    ///
+    /// # Errors
+    /// [`ClientError`] if the first connection fails.
+    #[cfg(feature = "tokio")]
+    pub async fn connect(jid: &str, password: &str) -> Result<Self, ClientError> {
+        ClientBuilder::new(jid, password).connect().await
+    }
+
+    /// The address the server bound at the first connection.
+    pub fn jid(&self) -> &FullJid {
+        &self.handle.jid
+    }
+
+    /// A cloneable handle for sending from other tasks.
+    pub fn handle(&self) -> ClientHandle {
+        self.handle.clone()
+    }
+
+    /// Sends a stanza. Returns once the connection took it (it is queued
+    /// while reconnecting).
+    ///
+    /// # Errors
+    /// [`ClientError::Send`] if it is invalid or too many wait,
+    /// [`ClientError::Disconnected`] if the client has ended.
+    pub async fn send(&self, stanza: impl Into<Stanza>) -> Result<(), ClientError> {
+        self.handle.send(stanza).await
+    }
+
+    /// Sends a stanza and waits until the server confirmed receiving it:
+    /// by a XEP-0198 ack, or without stream management by the answer to a
+    /// ping sent right after it (the server handles a stream in order).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), and [`ClientError::Timeout`] or
+    /// [`ClientError::Disconnected`] when no confirmation comes.
+    pub async fn send_confirmed(&self, stanza: impl Into<Stanza>) -> Result<(), ClientError> {
+        self.handle.send_confirmed(stanza).await
+    }
+
+    /// Sends an iq get or set and waits for its answer.
+    ///
+    /// # Errors
+    /// [`ClientError::Stanza`] for an error answer, [`ClientError::Timeout`]
+    /// when none comes in time, [`ClientError::Disconnected`] when the
+    /// connection ends first.
+    pub async fn request(&self, iq: Iq) -> Result<Iq, ClientError> {
+        self.handle.request(iq).await
+    }
+
+    /// Closes the stream cleanly (everything queued is written first) and
+    /// waits until the server closed its side too.
+    pub async fn close(self) {
+        self.handle.close().await;
+    }
+}
+
+impl Stream for Client {
+    type Item = ClientEvent;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+        self.events.poll_next_unpin(cx)
+    }
+}
+
+impl ClientHandle {
+    async fn command(&self, stanza: Stanza, waiter: Waiter) -> Result<(), ClientError> {
+        let (accepted_tx, accepted_rx) = oneshot::channel();
+        self.commands
+            .clone()
+            .send(Command::Send {
+                stanza,
+                waiter,
+                accepted: accepted_tx,
+            })
+            .await
+            .map_err(|_| ClientError::Disconnected)?;
+        accepted_rx.await.map_err(|_| ClientError::Disconnected)?
+    }
+
+    /// See [`Client::send`].
+    ///
+    /// # Errors
+    /// See [`Client::send`].
+    pub async fn send(&self, stanza: impl Into<Stanza>) -> Result<(), ClientError> {
+        self.command(stanza.into(), Waiter::Nothing).await
+    }
+
+    /// See [`Client::send_confirmed`].
+    ///
+    /// # Errors
+    /// See [`Client::send_confirmed`].
+    pub async fn send_confirmed(&self, stanza: impl Into<Stanza>) -> Result<(), ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.command(stanza.into(), Waiter::Confirmed(tx)).await?;
+        rx.await.map_err(|_| ClientError::Disconnected)?
+    }
+
+    /// See [`Client::request`].
+    ///
+    /// # Errors
+    /// See [`Client::request`].
+    pub async fn request(&self, iq: Iq) -> Result<Iq, ClientError> {
+        let (tx, rx) = oneshot::channel();
+        self.command(Stanza::Iq(iq), Waiter::Answer(tx)).await?;
+        rx.await.map_err(|_| ClientError::Disconnected)?
+    }
+
+    /// See [`Client::close`].
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.clone().send(Command::Close(tx)).await.is_ok() {
+            let _ended = rx.await;
+        }
+    }
+
+    /// How long requests wait for answers.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
+/// The client's task state across transports.
+struct ClientTask {
+    setup: Arc<Setup>,
+    host: ClientHost,
+}
+
+/// How the last transport ended.
+enum Ending {
+    Closed(CloseReason),
+    Failed(ClientError),
+}
+
+struct ClientHost {
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<ClientEvent>,
+    /// Stanzas with someone waiting, by token.
+    waiters: HashMap<StanzaToken, Waiter>,
+    /// Iq requests by id, to match answers that arrive after a resumption
+    /// (the new connection does not track the old requests).
+    iq_ids: HashMap<String, StanzaToken>,
+    /// Stanzas given while no connection runs.
+    offline: VecDeque<(Stanza, Waiter)>,
+    close_waiters: Vec<oneshot::Sender<()>>,
+    close_requested: bool,
+    online: Option<oneshot::Sender<Result<FullJid, ClientError>>>,
+    ending: Option<Ending>,
+    held_event: Option<ClientEvent>,
+    commands_closed: bool,
+}
+
+impl ClientTask {
+    async fn run<C: Connect>(mut self, mut connector: C, sleeper: impl Sleeper) {
+        let mut backoff = Backoff::new(self.setup.reconnect.clone(), os_seed());
+        let mut resume: Option<ResumeState> = None;
+        let mut ever_online = false;
+        let final_error = loop {
+            let attempt = self.attempt(&mut connector, &sleeper, resume.take()).await;
+            let (error, resume_state, was_online) = match attempt {
+                Ok(outcome) => outcome,
+                Err(error) => (Some(error), None, false),
+            };
+            ever_online |= was_online;
+            if was_online {
+                backoff.reset();
+            }
+            resume = resume_state;
+            let Some(error) = error else {
+                break None; // closed cleanly
+            };
+            if self.host.close_requested || self.host.commands_closed && !was_online {
+                break Some(error);
+            }
+            if !ever_online || error.is_final() {
+                break Some(error);
+            }
+            if resume.is_none() {
+                self.host.fail_all(|| ClientError::Disconnected);
+            }
+            let delay = backoff.next_delay();
+            let reconnecting = delay.is_some();
+            self.host
+                .emit(ClientEvent::Disconnected {
+                    error,
+                    reconnecting,
+                })
+                .await;
+            let Some(delay) = delay else { break None };
+            if !self
+                .host
+                .wait_offline(&sleeper, Instant::now() + delay)
+                .await
+            {
+                break None; // closed while waiting
+            }
+        };
+        if let Some(online) = self.host.online.take() {
+            let _gone = online.send(Err(final_error.unwrap_or(ClientError::Disconnected)));
+        } else if let Some(error) = final_error {
+            self.host
+                .emit(ClientEvent::Disconnected {
+                    error,
+                    reconnecting: false,
+                })
+                .await;
+        }
+        self.host.fail_all(|| ClientError::Disconnected);
+        for waiter in self.host.close_waiters.drain(..) {
+            let _gone = waiter.send(());
+        }
+    }
+
+    /// One transport: connect, run, and say how it ended: the error (none
+    /// for a clean close), what a successor needs to resume, and whether it
+    /// came online.
+    async fn attempt<C: Connect>(
+        &mut self,
+        connector: &mut C,
+        sleeper: &impl Sleeper,
+        resume: Option<ResumeState>,
+    ) -> Result<(Option<ClientError>, Option<ResumeState>, bool), ClientError> {
+        let connected = connector.connect().await?;
+        let direct_tls = connected.direct_tls || self.setup.direct_tls;
+        let mut engine = self.setup.engine(Instant::now(), direct_tls, resume)?;
+        let mut io = connected.io;
+        self.host.ending = None;
+        let mut was_online = false;
+        {
+            let mut host = OnlineTracker {
+                host: &mut self.host,
+                online: &mut was_online,
+            };
+            host.host.flush_offline(&mut engine);
+            let exit = driver::run(&mut engine, &mut io, sleeper, &mut host).await;
+            if let driver::Exit::Io(error) = exit
+                && host.host.ending.is_none()
+            {
+                host.host.ending = Some(Ending::Failed(ClientError::Connect {
+                    target: "the server".to_owned(),
+                    error,
+                }));
+            }
+        }
+        let resume_state = engine
+            .with_machine(ClientConnection::take_resume_state)
+            .flatten();
+        let error = match self.host.ending.take() {
+            Some(Ending::Closed(CloseReason::Closed)) => None,
+            Some(Ending::Closed(CloseReason::PeerClosed)) if self.host.close_requested => None,
+            Some(Ending::Closed(CloseReason::PeerClosed)) => Some(ClientError::Disconnected),
+            Some(Ending::Closed(CloseReason::Error(error))) => Some(ClientError::Connection(error)),
+            Some(Ending::Failed(error)) => Some(error),
+            None => Some(ClientError::Disconnected),
+        };
+        Ok((error, resume_state, was_online))
+    }
+}
+
+impl ClientHost {
+    async fn emit(&mut self, event: ClientEvent) {
+        let _gone = self.events.send(event).await;
+    }
+
+    fn fail_all(&mut self, error: impl Fn() -> ClientError) {
+        for (_, waiter) in self.waiters.drain() {
+            waiter.fail(error());
+        }
+        self.iq_ids.clear();
+        for (_, waiter) in self.offline.drain(..) {
+            waiter.fail(error());
+        }
+    }
+
+    /// Waits until `until` while no transport runs, queueing sends.
+    /// Returns false when a close was requested (or every handle is gone).
+    async fn wait_offline(&mut self, sleeper: &impl Sleeper, until: Instant) -> bool {
+        let mut sleep = sleeper.sleep_until(until);
+        loop {
+            let next = self.commands.next();
+            match select(sleep, next).await {
+                Either::Left(((), _)) => return true,
+                Either::Right((command, pending_sleep)) => {
+                    sleep = pending_sleep;
+                    match command {
+                        None => {
+                            self.commands_closed = true;
+                            return false;
+                        }
+                        Some(Command::Close(waiter)) => {
+                            self.close_waiters.push(waiter);
+                            self.close_requested = true;
+                            return false;
+                        }
+                        Some(Command::Send {
+                            stanza,
+                            waiter,
+                            accepted,
+                        }) => {
+                            let _gone = accepted.send(self.queue_offline(stanza, waiter));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn queue_offline(&mut self, stanza: Stanza, waiter: Waiter) -> Result<(), ClientError> {
+        const MAX_OFFLINE: usize = 1000;
+        if self.offline.len() >= MAX_OFFLINE {
+            return Err(SendError::QueueFull(self.offline.len()).into());
+        }
+        self.offline.push_back((stanza, waiter));
+        Ok(())
+    }
+
+    /// Hands the stanzas given while offline to a new connection.
+    fn flush_offline(&mut self, engine: &mut Engine<ClientConnection>) {
+        let now = Instant::now();
+        while let Some((stanza, waiter)) = self.offline.pop_front() {
+            if let Err(error) = self.submit(engine, now, stanza, waiter) {
+                // Refused now (queue full): it cannot be sent later either.
+                drop(error);
+            }
+        }
+    }
+
+    /// Gives a stanza to the connection and registers who waits for it.
+    fn submit(
+        &mut self,
+        engine: &mut Engine<ClientConnection>,
+        now: Instant,
+        stanza: Stanza,
+        waiter: Waiter,
+    ) -> Result<(), ClientError> {
+        let iq_id = match &stanza {
+            Stanza::Iq(iq) if iq.kind.is_request() => Some(iq.id.clone()),
+            _ => None,
+        };
+        let Some(sent) = engine.with_machine(|machine| {
+            let result = machine.send(now, stanza);
+            let sm = machine.stream_management();
+            (result, sm)
+        }) else {
+            return Err(ClientError::Disconnected);
+        };
+        let (result, sm) = sent;
+        let token = match result {
+            Ok(token) => token,
+            Err(error) => {
+                waiter.fail(ClientError::Send(error.clone()));
+                return Err(ClientError::Send(error));
+            }
+        };
+        match waiter {
+            Waiter::Nothing => {}
+            Waiter::Answer(tx) => {
+                if let Some(id) = iq_id.filter(|id| !id.is_empty()) {
+                    self.iq_ids.insert(id, token);
+                }
+                self.waiters.insert(token, Waiter::Answer(tx));
+            }
+            Waiter::Confirmed(tx) => {
+                if sm {
+                    self.waiters.insert(token, Waiter::Confirmed(tx));
+                    engine.with_machine(|machine| machine.request_ack(now));
+                } else {
+                    // No acks: a ping answered proves the server read
+                    // everything before it.
+                    let ping = Iq::get(None, Ping.to_element());
+                    match engine.with_machine(|machine| machine.send(now, ping)) {
+                        Some(Ok(ping_token)) => {
+                            self.waiters.insert(ping_token, Waiter::Confirmed(tx));
+                        }
+                        Some(Err(error)) => {
+                            let _gone = tx.send(Err(error.into()));
+                        }
+                        None => {
+                            let _gone = tx.send(Err(ClientError::Disconnected));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_event(&mut self, event: Event) -> Option<ClientEvent> {
+        match event {
+            Event::Online { jid, resumed } => {
+                // The first time, `connect` returns with the address; the
+                // stream reports the later ones.
+                if let Some(online) = self.online.take() {
+                    let _gone = online.send(Ok(jid));
+                    return None;
+                }
+                Some(ClientEvent::Online { jid, resumed })
+            }
+            Event::Stanza(Stanza::Iq(iq))
+                if matches!(iq.kind, IqKind::Result(_) | IqKind::Error { .. })
+                    && self.iq_ids.contains_key(&iq.id) =>
+            {
+                // An answer to a request sent before a resumption.
+                let token = self.iq_ids.remove(&iq.id)?;
+                let response = match &iq.kind {
+                    IqKind::Error { error, .. } => Err(IqError::Stanza(error.clone())),
+                    _ => Ok(iq),
+                };
+                self.answer(token, response);
+                None
+            }
+            Event::Stanza(stanza) => Some(ClientEvent::Stanza(stanza)),
+            Event::IqResponse { token, response } => {
+                self.iq_ids.retain(|_, t| *t != token);
+                self.answer(token, response);
+                None
+            }
+            Event::Acked(tokens) => {
+                for token in tokens {
+                    if let Some(Waiter::Confirmed(tx)) = self.waiters.remove(&token) {
+                        let _gone = tx.send(Ok(()));
+                    }
+                }
+                None
+            }
+            Event::ResumeFailed { unacked } => {
+                // The old session is gone; these were never confirmed.
+                // Send them again on the new session (at least once).
+                for (token, stanza) in unacked {
+                    let waiter = self.waiters.remove(&token).unwrap_or(Waiter::Nothing);
+                    self.offline.push_back((stanza, waiter));
+                }
+                None
+            }
+        }
+    }
+
+    fn answer(&mut self, token: StanzaToken, response: Result<Iq, IqError>) {
+        match self.waiters.remove(&token) {
+            Some(Waiter::Answer(tx)) => {
+                let _gone = tx.send(response.map_err(ClientError::from));
+            }
+            Some(Waiter::Confirmed(tx)) => {
+                let _gone = tx.send(response.map(|_| ()).map_err(ClientError::from));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Waiter {
+    fn fail(self, error: ClientError) {
+        match self {
+            Self::Nothing => {}
+            Self::Answer(tx) => {
+                let _gone = tx.send(Err(error));
+            }
+            Self::Confirmed(tx) => {
+                let _gone = tx.send(Err(error));
+            }
+        }
+    }
+}
+
+/// The host of one transport run: the client host, noting whether the
+/// stream came online.
+struct OnlineTracker<'a> {
+    host: &'a mut ClientHost,
+    online: &'a mut bool,
+}
+
+impl Host<ClientConnection> for OnlineTracker<'_> {
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<ClientConnection>,
+        output: Output<Event, CloseReason>,
+    ) -> Result<(), Output<Event, CloseReason>> {
+        // An event the application could not take yet goes first.
+        if let Some(event) = self.host.held_event.take() {
+            match self.host.events.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let _gone = self.host.events.start_send(event);
+                }
+                Poll::Ready(Err(_)) => {}
+                Poll::Pending => {
+                    self.host.held_event = Some(event);
+                    return Err(output);
+                }
+            }
+        }
+        match output {
+            Output::Event(event) => {
+                if matches!(event, Event::Online { .. }) {
+                    *self.online = true;
+                }
+                let resend = matches!(event, Event::ResumeFailed { .. });
+                if let Some(event) = self.host.handle_event(event) {
+                    match self.host.events.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {
+                            let _gone = self.host.events.start_send(event);
+                        }
+                        Poll::Ready(Err(_)) => {}
+                        Poll::Pending => self.host.held_event = Some(event),
+                    }
+                }
+                if resend {
+                    self.host.flush_offline(engine);
+                }
+                Ok(())
+            }
+            Output::Closed(reason) => {
+                self.host.ending = Some(Ending::Closed(reason));
+                Ok(())
+            }
+            Output::Failed(error) => {
+                self.host.ending = Some(Ending::Failed(error.into()));
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_command(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<ClientConnection>,
+    ) -> Poll<bool> {
+        match self.host.commands.poll_next_unpin(cx) {
+            Poll::Ready(Some(Command::Send {
+                stanza,
+                waiter,
+                accepted,
+            })) => {
+                let result = self.host.submit(engine, Instant::now(), stanza, waiter);
+                let _gone = accepted.send(result);
+                Poll::Ready(true)
+            }
+            Poll::Ready(Some(Command::Close(waiter))) => {
+                self.host.close_waiters.push(waiter);
+                self.host.close_requested = true;
+                engine.with_machine(|machine| machine.close(Instant::now()));
+                Poll::Ready(true)
+            }
+            Poll::Ready(None) => {
+                // Every handle was dropped: close cleanly.
+                self.host.commands_closed = true;
+                self.host.close_requested = true;
+                engine.with_machine(|machine| machine.close(Instant::now()));
+                Poll::Ready(false)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The async driver: one [`Engine`] over one futures-io transport, with one
+//! timer, for any executor.
+//!
+//! `run` is the whole adapter loop of the crate docs written once: write
+//! what the engine has, hand its outputs to the application, read, and sleep
+//! until the engine's next deadline. The tokio adapter uses it too, through
+//! `tokio_util::compat`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures::io::{AsyncRead, AsyncWrite};
+
+use super::engine::{Engine, Machine, Output};
+
+/// A boxed future, as the timers return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The caller's timer: a future that completes at `deadline`. Any
+/// executor's timer fits, e.g. `|d| Box::pin(async_io::Timer::at(d)) as _`
+/// hidden behind a closure (see [`sleeper`]).
+pub trait Sleeper: Send + Sync + 'static {
+    /// A future that completes at `deadline` (at once if it passed).
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
+}
+
+/// A [`Sleeper`] from a closure returning any sendable future.
+///
+/// ```
+/// # #[cfg(feature = "futures-io")] {
+/// let timer = xmpp_kit::rt::driver::sleeper(|deadline| async move {
+///     async_io::Timer::at(deadline).await;
+/// });
+/// # let _ = timer; }
+/// ```
+pub fn sleeper<F, Fut>(f: F) -> impl Sleeper + Clone
+where
+    F: Fn(Instant) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    FnSleeper(f)
+}
+
+#[derive(Clone)]
+struct FnSleeper<F>(F);
+
+impl<F, Fut> Sleeper for FnSleeper<F>
+where
+    F: Fn(Instant) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        Box::pin((self.0)(deadline))
+    }
+}
+
+impl<S: Sleeper + ?Sized> Sleeper for std::sync::Arc<S> {
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
+        (**self).sleep_until(deadline)
+    }
+}
+
+/// What drives an engine on behalf of an application: takes its outputs
+/// and feeds it commands.
+pub(crate) trait Host<M: Machine> {
+    /// Takes one output. `Err` gives it back when the application cannot
+    /// take more now (the driver then stops reading until it can; `cx` is
+    /// registered to wake it).
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<M>,
+        output: Output<M::Event, M::Closed>,
+    ) -> Result<(), Output<M::Event, M::Closed>>;
+
+    /// Applies waiting commands to the engine. `Ready(true)` if one was
+    /// applied, `Ready(false)` when no command can ever come again,
+    /// `Pending` otherwise.
+    fn poll_command(&mut self, cx: &mut Context<'_>, engine: &mut Engine<M>) -> Poll<bool>;
+}
+
+/// How a transport's run ended.
+#[derive(Debug)]
+pub(crate) enum Exit {
+    /// The engine is done (its ending was delivered) and the socket is
+    /// closed.
+    Done,
+    /// Reading or writing the socket failed; the engine was told it ended.
+    Io(std::io::Error),
+}
+
+/// Runs one transport until the engine is done.
+pub(crate) async fn run<M, IO, H>(
+    engine: &mut Engine<M>,
+    io: &mut IO,
+    sleeper: &dyn Sleeper,
+    host: &mut H,
+) -> Exit
+where
+    M: Machine,
+    M::Event: std::fmt::Debug,
+    M::Closed: std::fmt::Debug,
+    IO: AsyncRead + AsyncWrite + Unpin,
+    H: Host<M>,
+{
+    let mut state = RunState {
+        writing: None,
+        held: None,
+        timer: None,
+        read_buf: vec![0; 16 * 1024],
+        commands_open: true,
+        closing_io: false,
+        eof: false,
+    };
+    std::future::poll_fn(|cx| state.poll(cx, engine, io, sleeper, host)).await
+}
+
+struct RunState<E, C> {
+    /// Bytes being written, and how many are out.
+    writing: Option<(Bytes, usize)>,
+    /// An output the host could not take yet.
+    held: Option<Output<E, C>>,
+    timer: Option<(Instant, BoxFuture<()>)>,
+    read_buf: Vec<u8>,
+    commands_open: bool,
+    closing_io: bool,
+    /// The peer closed its side: read no more.
+    eof: bool,
+}
+
+impl<E, C> RunState<E, C> {
+    fn poll<M, IO, H>(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<M>,
+        io: &mut IO,
+        sleeper: &dyn Sleeper,
+        host: &mut H,
+    ) -> Poll<Exit>
+    where
+        M: Machine<Event = E, Closed = C>,
+        M::Event: std::fmt::Debug,
+        M::Closed: std::fmt::Debug,
+        IO: AsyncRead + AsyncWrite + Unpin,
+        H: Host<M>,
+    {
+        loop {
+            // 1. Write everything the engine has.
+            let mut write_blocked = false;
+            loop {
+                if self.writing.is_none() {
+                    self.writing = engine.poll_transmit().map(|bytes| (bytes, 0));
+                }
+                let Some((bytes, written)) = self.writing.as_mut() else {
+                    break;
+                };
+                let rest = bytes.get(*written..).unwrap_or_default();
+                if rest.is_empty() {
+                    self.writing = None;
+                    continue;
+                }
+                match Pin::new(&mut *io).poll_write(cx, rest) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(self.io_failed(
+                            engine,
+                            host,
+                            cx,
+                            std::io::ErrorKind::WriteZero.into(),
+                        ));
+                    }
+                    Poll::Ready(Ok(n)) => *written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(engine, host, cx, e)),
+                    Poll::Pending => {
+                        write_blocked = true;
+                        break;
+                    }
+                }
+            }
+            if !write_blocked {
+                match Pin::new(&mut *io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(engine, host, cx, e)),
+                    Poll::Pending => write_blocked = true,
+                }
+            }
+
+            // 2. Hand outputs to the host.
+            let mut host_blocked = false;
+            loop {
+                let Some(output) = self.held.take().or_else(|| engine.poll_output()) else {
+                    break;
+                };
+                if let Err(output) = host.deliver(cx, engine, output) {
+                    self.held = Some(output);
+                    host_blocked = true;
+                    break;
+                }
+            }
+
+            // 3. Done: close the socket once everything is written and the
+            // ending was delivered.
+            if engine.is_done() && !write_blocked && self.writing.is_none() && !host_blocked {
+                self.closing_io = true;
+            }
+            if self.closing_io {
+                return match Pin::new(&mut *io).poll_close(cx) {
+                    Poll::Ready(_) => Poll::Ready(Exit::Done),
+                    Poll::Pending => Poll::Pending,
+                };
+            }
+
+            // 4. Commands.
+            if self.commands_open {
+                match host.poll_command(cx, engine) {
+                    Poll::Ready(true) => continue,
+                    Poll::Ready(false) => self.commands_open = false,
+                    Poll::Pending => {}
+                }
+            }
+
+            // 5. Read, unless the host is full.
+            if !host_blocked && !self.eof && !engine.is_done() {
+                let now = Instant::now();
+                match Pin::new(&mut *io).poll_read(cx, &mut self.read_buf) {
+                    Poll::Ready(Ok(0)) => {
+                        self.eof = true;
+                        engine.handle_eof(now);
+                        continue;
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        let data = self.read_buf.get(..n).unwrap_or_default();
+                        engine.handle_input(now, data);
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(engine, host, cx, e)),
+                    Poll::Pending => {}
+                }
+            }
+
+            // 6. The timer.
+            match engine.poll_timeout() {
+                Some(deadline) => {
+                    if self.timer.as_ref().is_none_or(|(at, _)| *at != deadline) {
+                        self.timer = Some((deadline, sleeper.sleep_until(deadline)));
+                    }
+                    if let Some((_, sleep)) = self.timer.as_mut()
+                        && sleep.as_mut().poll(cx).is_ready()
+                    {
+                        self.timer = None;
+                        engine.handle_timeout(Instant::now().max(deadline));
+                        continue;
+                    }
+                }
+                None => self.timer = None,
+            }
+            return Poll::Pending;
+        }
+    }
+
+    /// The socket failed: the engine hears of the cut, the host gets what
+    /// it says (as far as it can take it), and the run ends.
+    fn io_failed<M, H>(
+        &mut self,
+        engine: &mut Engine<M>,
+        host: &mut H,
+        cx: &mut Context<'_>,
+        error: std::io::Error,
+    ) -> Exit
+    where
+        M: Machine<Event = E, Closed = C>,
+        M::Event: std::fmt::Debug,
+        M::Closed: std::fmt::Debug,
+        H: Host<M>,
+    {
+        engine.handle_eof(Instant::now());
+        while let Some(output) = self.held.take().or_else(|| engine.poll_output()) {
+            if host.deliver(cx, engine, output).is_err() {
+                break;
+            }
+        }
+        Exit::Io(error)
+    }
+}

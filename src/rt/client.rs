@@ -416,9 +416,15 @@ impl ClientBuilder {
         })
     }
 
+    /// The host and port set by [`server`](Self::server) or
+    /// [`websocket`](Self::websocket), for a custom [`Connect`]; `None`
+    /// when the domain's SRV records decide.
+    pub fn address(&self) -> Option<(String, u16)> {
+        self.tcp_endpoint().ok().and_then(|(_, address)| address)
+    }
+
     /// Where a TCP adapter connects: the JID's domain for SRV, or the
     /// address to use instead.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn tcp_endpoint(&self) -> Result<(String, Option<(String, u16)>), ClientError> {
         let domain = match &self.jid {
             Ok(jid) => jid.domain().to_owned(),

@@ -436,3 +436,4 @@ pub fn to_server(body: &str) -> Message {
         body,
     )
 }
+pub mod flows;

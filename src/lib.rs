@@ -3,23 +3,64 @@
 //! XMPP for push-based messaging: bots, services that push events to people
 //! and devices, and servers built on top.
 //!
+//! ## Quickstart (feature `tokio`, on by default)
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn bot() -> Result<(), xmpp_kit::rt::client::ClientError> {
+//! use xmpp_kit::rt::client::Client;
+//! use xmpp_kit::stanza::Message;
+//! let client = Client::connect("bot@example.com", "secret").await?;
+//! client.send_confirmed(Message::chat("ops@example.com".parse()?, "deploy done")).await?;
+//! client.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Client::connect`](rt::client::Client::connect) looks up the domain's
+//! SRV records (RFC 6120, XEP-0368), runs STARTTLS or direct TLS with the
+//! system's roots, authenticates with the strongest SASL mechanism
+//! (SCRAM-*-PLUS when TLS allows channel binding), binds, and enables
+//! stream management. The client reconnects by itself and resumes the
+//! session, so nothing sent is lost. Use
+//! [`ClientBuilder`](rt::client::ClientBuilder) to set the server address,
+//! an extra CA, direct TLS, WebSocket, limits or the reconnect policy.
+//! Events arrive as a [`futures::Stream`]; `request(iq).await` returns the
+//! answer or a typed error. See `examples/` for a bot, a one-shot sender,
+//! a component and a blocking script.
+//!
+//! ## Layers
+//!
 //! The crate is built in layers, bottom up. Arrows point down only; the core
 //! never names a socket, an async runtime, a TLS library or the clock.
 //!
 //! ```text
-//!   hub (embedded server)          \  optional features,
-//!   rt: async runtime adapters     /  arriving in later releases
+//!   rt (features): Client, Component, server-side Sessions
+//!     tokio | futures-io (any executor) | blocking adapters
+//!     Engine: rustls (sans-IO) + RFC 7395 WebSocket + a machine
 //!   ---------------------------------------------------------------
 //!   sans-IO core (always built):
 //!     client connection, SASL      ClientConnection, sasl
 //!     stanza, ext   typed stanzas and extension payloads
 //!     server side, components   ServerConnection, component
-//!     xml   framing: StreamParser / StreamWriter, Limits   (this release)
-//!     jid   RFC 7622 addresses with PRECIS                 (this release)
+//!     xml   framing: StreamParser / StreamWriter, Limits
+//!     jid   RFC 7622 addresses with PRECIS
 //!     stream, ns   stream error conditions, namespace names
 //! ```
 //!
-//! ## What works today
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `tokio` | yes | TCP, DNS SRV (hickory), tokio tasks and timers; `Client::connect`, `Component::connect`, `ServerListener`, `ComponentListener` |
+//! | `futures-io` | with `tokio` | the async driver over any `futures::io` stream and a caller's timer (smol, async-std): `ClientBuilder::connect_with`, `Session` |
+//! | `blocking` | no | `BlockingClient` over `std::net`, for scripts and cron jobs |
+//! | `websocket` | no | RFC 7395 over ws and wss in the adapters above |
+//! | `tls` | with any adapter | rustls configurations and channel-binding export |
+//!
+//! Without default features only the sans-IO core is built:
+//! `cargo build --no-default-features` names no runtime and no TLS library.
+//!
+//! ## What the core offers
 //!
 //! * [`Jid`], [`BareJid`], [`FullJid`]: parsing, validation and
 //!   normalization of XMPP addresses (RFC 7622), and XEP-0106 escaping
@@ -43,7 +84,16 @@
 //!   [`component::ComponentConnection`]: XEP-0114 components, connecting to
 //!   a server or accepted by one.
 //!
-//! ## The run loop of a connection
+//! ## Writing your own adapter
+//!
+//! With feature `tls`, [`rt::Engine`] stacks rustls, optional WebSocket
+//! framing and any connection machine, so a custom adapter (mio, an
+//! embedded loop) only moves raw bytes: `handle_input` what the socket
+//! read, write every `poll_transmit`, take every `poll_output`, arm one
+//! timer at `poll_timeout`. Below it, the machines themselves follow the
+//! same loop:
+//!
+//! ### The run loop of a connection
 //!
 //! [`ClientConnection`] (like [`server::ServerConnection`] and
 //! [`component::ComponentConnection`])

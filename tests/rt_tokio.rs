@@ -114,3 +114,32 @@ async fn component_round_trip() {
     component.close().await;
     alice.close().await;
 }
+
+/// A send-only program drops its events: the client keeps reading (acks
+/// still arrive) however many stanzas come in.
+#[tokio::test]
+async fn dropped_events_do_not_stall_the_client() {
+    let server = TestServer::start(&["alice", "bob"]).await;
+    let alice = within(tokio_connect(builder(&server, "alice", server.starttls)))
+        .await
+        .unwrap();
+    let (alice, events) = alice.split();
+    drop(events);
+    let bob = within(tokio_connect(builder(&server, "bob", server.starttls)))
+        .await
+        .unwrap();
+    let to_alice: xmpp_kit::jid::Jid = alice.jid().clone().into();
+    for i in 0..400 {
+        bob.send(Message::chat(to_alice.clone(), format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    within(bob.send_confirmed(Message::chat(to_alice.clone(), "last")))
+        .await
+        .unwrap();
+    within(alice.send_confirmed(rt_support::to_server("still reading")))
+        .await
+        .unwrap();
+    alice.close().await;
+    bob.close().await;
+}

@@ -644,6 +644,11 @@ pub(crate) fn os_seed() -> [u8; 32] {
 /// `futures::StreamExt::next`), end with [`close`](Self::close).
 ///
 /// Cloneable handles for other tasks come from [`handle`](Self::handle).
+///
+/// Events wait in a bounded queue (256); while it is full the client stops
+/// reading from the server (so acknowledgements and answers wait too). A
+/// program that only sends should [`split`](Self::split) the client and
+/// drop the [`ClientEvents`]: events are then discarded.
 #[derive(Debug)]
 pub struct Client {
     handle: ClientHandle,
@@ -699,6 +704,17 @@ impl Client {
         self.handle.clone()
     }
 
+    /// Separates sending from the events, e.g. to read events in one task
+    /// and send from others, or to drop the events of a send-only program.
+    pub fn split(self) -> (ClientHandle, ClientEvents) {
+        (
+            self.handle,
+            ClientEvents {
+                events: self.events,
+            },
+        )
+    }
+
     /// Sends a stanza. Returns once the connection took it (it is queued
     /// while reconnecting).
     ///
@@ -744,7 +760,26 @@ impl Stream for Client {
     }
 }
 
+/// The events of a [`Client`] after [`Client::split`]; dropping it
+/// discards later events.
+#[derive(Debug)]
+pub struct ClientEvents {
+    events: mpsc::Receiver<ClientEvent>,
+}
+
+impl Stream for ClientEvents {
+    type Item = ClientEvent;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+        self.events.poll_next_unpin(cx)
+    }
+}
+
 impl ClientHandle {
+    /// The address the server bound at the first connection.
+    pub fn jid(&self) -> &FullJid {
+        &self.jid
+    }
+
     async fn command(&self, stanza: Stanza, waiter: Waiter) -> Result<(), ClientError> {
         let (accepted_tx, accepted_rx) = oneshot::channel();
         self.commands

@@ -9,6 +9,8 @@
 //! futures-io and the blocking adapters share them byte for byte.
 
 pub mod backoff;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 #[cfg(feature = "futures-io")]
 pub mod client;
 #[cfg(feature = "futures-io")]

@@ -52,10 +52,7 @@ use crate::jid::{FullJid, Jid};
 use crate::stanza::{Iq, Stanza};
 use crate::stream::StanzaToken;
 
-#[cfg(not(feature = "futures-io"))]
-pub use self::error::ClientError;
-#[cfg(feature = "futures-io")]
-pub use super::client::ClientError;
+pub use super::error::ClientError;
 
 /// How many received stanzas wait for [`BlockingClient::recv`] before the
 /// client stops reading from the server.
@@ -390,13 +387,13 @@ impl BlockingClient {
     }
 
     /// Closes the stream cleanly and waits (bounded by the close timeout,
-    /// 5 s) for the server to close its side. Stanzas still queued for
+    /// 5 s) for the server to close its side; a server that stays silent
+    /// that long is left behind without error. Stanzas still queued for
     /// [`recv`](Self::recv) are dropped.
     ///
     /// # Errors
     /// The error that ended the connection, if it ended otherwise than
-    /// cleanly (also before this call); [`ClientError::Timeout`] if the
-    /// server did not close its side in time.
+    /// cleanly (also before this call).
     pub fn close(mut self) -> Result<(), ClientError> {
         let now = Instant::now();
         let deadline = now + self.close_timeout + Duration::from_secs(1);
@@ -761,79 +758,6 @@ fn os_seed() -> Result<[u8; 32], ClientError> {
         .fill(&mut seed)
         .map_err(|_| TlsSetupError::Rustls(rustls::Error::FailedToGetRandomBytes))?;
     Ok(seed)
-}
-
-/// The easy API's error, for builds without the `futures-io` feature
-/// (where `rt::client` is absent). The same variants and messages as
-/// `rt::client::ClientError`, which replaces it when that feature is on.
-#[cfg(not(feature = "futures-io"))]
-mod error {
-    use std::io;
-
-    use super::super::dns::ResolveError;
-    use super::super::engine::TransportError;
-    use super::super::tls::TlsSetupError;
-    use crate::client::{ConnectionError, IqError, SendError};
-    use crate::jid::JidError;
-    use crate::stanza::StanzaError;
-
-    /// What went wrong, for every call of the easy API.
-    #[derive(Debug, thiserror::Error)]
-    #[non_exhaustive]
-    pub enum ClientError {
-        /// The address is not a valid JID.
-        #[error("invalid JID: {0}")]
-        Jid(#[from] JidError),
-        /// The TLS configuration could not be built (a CA file, no roots).
-        #[error(transparent)]
-        TlsSetup(#[from] TlsSetupError),
-        /// The server address option is not `host:port`.
-        #[error("invalid server address {0:?}: expected host:port")]
-        Address(String),
-        /// The WebSocket URL is not `ws://host[:port]/path` or `wss://...`.
-        #[error("invalid WebSocket URL {0:?}")]
-        WebSocketUrl(String),
-        /// Name resolution failed.
-        #[error(transparent)]
-        Resolve(#[from] ResolveError),
-        /// No server address could be reached.
-        #[error("could not connect to {target}: {error}")]
-        Connect {
-            /// Where we tried, last.
-            target: String,
-            /// Why it failed.
-            error: io::Error,
-        },
-        /// The transport failed below XMPP (TLS, WebSocket, socket).
-        #[error(transparent)]
-        Transport(#[from] TransportError),
-        /// The XMPP connection failed (authentication, stream error, ...).
-        #[error(transparent)]
-        Connection(#[from] ConnectionError),
-        /// The stanza was refused before sending.
-        #[error(transparent)]
-        Send(#[from] SendError),
-        /// The request was answered with an error.
-        #[error("the server answered with an error: {0}")]
-        Stanza(Box<StanzaError>),
-        /// No answer came in time.
-        #[error("no answer in time")]
-        Timeout,
-        /// The connection is gone (closed, or lost) before the answer or
-        /// confirmation came.
-        #[error("disconnected")]
-        Disconnected,
-    }
-
-    impl From<IqError> for ClientError {
-        fn from(error: IqError) -> Self {
-            match error {
-                IqError::Stanza(error) => Self::Stanza(error),
-                IqError::Timeout => Self::Timeout,
-                _ => Self::Disconnected,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

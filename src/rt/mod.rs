@@ -19,6 +19,7 @@ pub mod dns;
 #[cfg(feature = "futures-io")]
 pub mod driver;
 pub mod engine;
+mod error;
 #[cfg(feature = "futures-io")]
 pub mod server;
 #[cfg(feature = "futures-io")]
@@ -30,4 +31,5 @@ pub mod tokio;
 pub mod ws;
 
 pub use engine::{Engine, Machine, TlsRole, TransportError};
+pub use error::ClientError;
 pub use tls::{ClientTls, Roots, ServerTls, TlsSetupError};

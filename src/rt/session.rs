@@ -111,16 +111,7 @@ where
         &self,
         f: impl FnOnce(&mut M, Instant) -> R + Send + 'static,
     ) -> Result<R, SessionEnded> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let command: Command<M> = Box::new(move |machine, now| {
-            let _gone = reply_tx.send(f(machine, now));
-        });
-        self.commands
-            .clone()
-            .send(command)
-            .await
-            .map_err(|_| SessionEnded)?;
-        reply_rx.await.map_err(|_| SessionEnded)
+        self.handle().call(f).await
     }
 
     /// The next event; `None` once the session has ended and every event

@@ -178,15 +178,22 @@ impl TestServer {
                     let Ok((stream, _)) = listener.accept().await else {
                         return;
                     };
-                    let (session, task) = serve_client(
-                        stream.compat(),
-                        ListenConfig::new(rand_seed()),
-                        &transport,
-                        TokioSleeper,
-                    )
-                    .unwrap();
+                    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let io = Killable {
+                        io: stream.compat(),
+                        killed: Arc::clone(&killed),
+                    };
+                    let (session, task) =
+                        serve_client(io, ListenConfig::new(rand_seed()), &transport, TokioSleeper)
+                            .unwrap();
                     let run = tokio::spawn(task);
-                    tokio::spawn(serve(session, accept.clone(), Arc::clone(&shared), run));
+                    tokio::spawn(serve(
+                        session,
+                        accept.clone(),
+                        Arc::clone(&shared),
+                        run,
+                        killed,
+                    ));
                 }
             }));
             addr
@@ -254,6 +261,7 @@ async fn serve(
     accept: AcceptConfig,
     shared: Arc<Mutex<Shared>>,
     run: JoinHandle<()>,
+    killed: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let handle = session.handle();
     let mut me: Option<FullJid> = None;
@@ -275,6 +283,14 @@ async fn serve(
                     .unwrap();
                 let resource = requested.unwrap_or_else(|| format!("r{}", unique()));
                 let jid = FullJid::new(Some(&user), DOMAIN, &resource).unwrap();
+                // Routable before the client learns its address, so a
+                // message sent to it right after its connect is not lost.
+                shared
+                    .lock()
+                    .unwrap()
+                    .online
+                    .insert(jid.as_str().to_owned(), handle.clone());
+                me = Some(jid.clone());
                 let _ = handle
                     .call(move |m, now| m.complete_bind(now, Ok(jid)))
                     .await;
@@ -282,6 +298,14 @@ async fn serve(
             server::Event::Resume { previd, .. } => {
                 let state = shared.lock().unwrap().parked.remove(&previd);
                 let resumed = state.is_some();
+                if let Some(state) = &state {
+                    shared
+                        .lock()
+                        .unwrap()
+                        .online
+                        .insert(state.jid.as_str().to_owned(), handle.clone());
+                    me = Some(state.jid.clone());
+                }
                 let _ = handle
                     .call(move |m, now| m.complete_resume(now, state))
                     .await;
@@ -299,15 +323,24 @@ async fn serve(
             }
             server::Event::Stanza(stanza) => {
                 if handle_stanza(&handle, stanza, &shared).await == Flow::Kill {
-                    let state = handle.call(|m, _| m.take_resume_state()).await.unwrap();
-                    {
-                        let mut shared = shared.lock().unwrap();
-                        if let Some(state) = state {
-                            shared.parked.insert(state.id.clone(), state);
-                        }
-                        shared.seen.kills += 1;
-                    }
-                    run.abort();
+                    // In one step inside the session task: keep the
+                    // resumption state and cut the socket, so nothing is
+                    // read (and counted) after the state was taken.
+                    let parking = Arc::clone(&shared);
+                    let kill = Arc::clone(&killed);
+                    handle
+                        .call(move |m, _| {
+                            let state = m.take_resume_state();
+                            let mut shared = parking.lock().unwrap();
+                            if let Some(state) = state {
+                                shared.parked.insert(state.id.clone(), state);
+                            }
+                            shared.seen.kills += 1;
+                            kill.store(true, std::sync::atomic::Ordering::SeqCst);
+                        })
+                        .await
+                        .unwrap();
+                    drop(run);
                     // Stanzas the machine already counted as handled are
                     // ours to process: a cut transport loses none of them.
                     while let Some(event) = session.next().await {
@@ -315,6 +348,8 @@ async fn serve(
                             handle_stanza(&handle, stanza, &shared).await;
                         }
                     }
+                    // The address now belongs to the session that resumes.
+                    me = None;
                     break;
                 }
             }
@@ -437,3 +472,56 @@ pub fn to_server(body: &str) -> Message {
     )
 }
 pub mod flows;
+
+/// A transport that fails every read and write once `killed` is set: the
+/// socket is cut as a network failure would (no stream close, no TLS
+/// close_notify).
+struct Killable<IO> {
+    io: IO,
+    killed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<IO> Killable<IO> {
+    fn check(&self) -> std::io::Result<()> {
+        if self.killed.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(std::io::ErrorKind::ConnectionReset.into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<IO: futures::AsyncRead + Unpin> futures::AsyncRead for Killable<IO> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: futures::AsyncWrite + Unpin> futures::AsyncWrite for Killable<IO> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.check()?;
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_close(cx)
+    }
+}

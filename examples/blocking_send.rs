@@ -22,6 +22,8 @@
 //! password you can afford to show, or adapt the example to read it from
 //! elsewhere.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,72 +63,24 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match parse_args() {
-        Ok(Some(args)) => match run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("blocking_send: {message}");
-                ExitCode::FAILURE
-            }
-        },
-        Ok(None) => {
-            print!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("blocking_send: {message}\n\n{USAGE}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Parses the command line: `None` when help was asked for.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Vec::new();
-    for arg in std::env::args_os().skip(1) {
-        args.push(
-            arg.into_string()
-                .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))?,
-        );
-    }
-    let mut args = args.into_iter();
-    let mut server = None;
-    let mut ca_files = Vec::new();
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--server" => server = Some(value(&mut args, "--server")?),
-            "--ca" => ca_files.push(PathBuf::from(value(&mut args, "--ca")?)),
-            "--" => {
-                positional.extend(args.by_ref());
-                break;
-            }
-            option if option.starts_with('-') && option.len() > 1 => {
-                return Err(format!("unknown option {option}"));
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let [jid, password, to, body] = <[String; 4]>::try_from(positional).map_err(|positional| {
-        format!(
-            "expected JID PASSWORD TO BODY, got {} argument(s)",
-            positional.len()
-        )
-    })?;
-    Ok(Some(Args {
+    let takes = common::Takes {
+        ca: true,
+        max_messages: false,
+    };
+    let parsed = match common::args("blocking_send", USAGE, "JID PASSWORD TO BODY", takes) {
+        Ok(parsed) => parsed,
+        Err(status) => return status,
+    };
+    let [jid, password, to, body] = parsed.positional;
+    let args = Args {
         jid,
         password,
         to,
         body,
-        server,
-        ca_files,
-    }))
-}
-
-/// The value after an option.
-fn value(args: &mut impl Iterator<Item = String>, option: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{option} needs a value"))
+        server: parsed.server,
+        ca_files: parsed.ca_files,
+    };
+    common::exit("blocking_send", run(args))
 }
 
 fn run(args: Args) -> Result<(), String> {

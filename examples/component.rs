@@ -22,16 +22,17 @@
 //! secret you can afford to show, or adapt the example to read it from
 //! elsewhere.
 
-use std::io::Write as _;
+mod common;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use xmpp_kit::ext::Payload as _;
-use xmpp_kit::ext::disco::{self, DiscoInfo, Identity};
-use xmpp_kit::ext::ping::{self, Ping};
+use xmpp_kit::ext::disco::Identity;
 use xmpp_kit::rt::component::{Component, ComponentClientError, ComponentEvent};
-use xmpp_kit::stanza::{DefinedCondition, Iq, IqKind, Message, MessageType, Stanza, StanzaError};
+use xmpp_kit::stanza::{Message, MessageType, Stanza};
+
+use common::log;
 
 const USAGE: &str = "\
 Usage: component [OPTIONS] DOMAIN SECRET
@@ -62,95 +63,22 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("component: {message}\n\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let takes = common::Takes {
+        ca: false,
+        max_messages: true,
     };
-    // The library's tokio features suffice for a runtime built by hand.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("component: cannot start the tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let parsed = match common::args("component", USAGE, "DOMAIN and SECRET", takes) {
+        Ok(parsed) => parsed,
+        Err(status) => return status,
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("component: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Parses the command line: `None` when help was asked for.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Vec::new();
-    for arg in std::env::args_os().skip(1) {
-        args.push(
-            arg.into_string()
-                .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))?,
-        );
-    }
-    let mut args = args.into_iter();
-    let mut server = None;
-    let mut max_messages = None;
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--server" => server = Some(value(&mut args, "--server")?),
-            "--max-messages" => {
-                let n = value(&mut args, "--max-messages")?;
-                match n.parse::<u64>() {
-                    Ok(n) if n > 0 => max_messages = Some(n),
-                    _ => return Err(format!("--max-messages needs a number above 0, not {n:?}")),
-                }
-            }
-            "--" => {
-                positional.extend(args.by_ref());
-                break;
-            }
-            option if option.starts_with('-') && option.len() > 1 => {
-                return Err(format!("unknown option {option}"));
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let [domain, secret] = <[String; 2]>::try_from(positional).map_err(|positional| {
-        format!(
-            "expected DOMAIN and SECRET, got {} argument(s)",
-            positional.len()
-        )
-    })?;
-    Ok(Some(Args {
+    let [domain, secret] = parsed.positional;
+    let args = Args {
         domain,
         secret,
-        server: server.unwrap_or_else(|| DEFAULT_SERVER.to_owned()),
-        max_messages,
-    }))
-}
-
-/// The value after an option.
-fn value(args: &mut impl Iterator<Item = String>, option: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{option} needs a value"))
-}
-
-/// Prints one line on stdout at once (a closed stdout does not stop the
-/// service).
-fn log(line: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        server: parsed.server.unwrap_or_else(|| DEFAULT_SERVER.to_owned()),
+        max_messages: parsed.max_messages,
+    };
+    common::block_on("component", run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -241,7 +169,10 @@ async fn handle(component: &Component, stanza: Stanza) -> Result<bool, Component
             }
         }
         Stanza::Iq(iq) => {
-            if let Some(reply) = answer(&iq) {
+            if let Some(reply) = common::answer(
+                &iq,
+                Identity::new("component", "generic").with_name("echo service"),
+            ) {
                 component.send(reply).await?;
             }
             Ok(false)
@@ -252,48 +183,5 @@ async fn handle(component: &Component, stanza: Stanza) -> Result<bool, Component
             log(format_args!("presence from {from}: {kind}"));
             Ok(false)
         }
-    }
-}
-
-/// The answer to an iq: a result for a ping or a disco#info query, an
-/// error for any other request, nothing for results and errors. The
-/// answer's `from` is the request's `to`, an address of our domain.
-fn answer(iq: &Iq) -> Option<Iq> {
-    let from = iq.from.as_ref().map_or("?", |from| from.as_str());
-    match &iq.kind {
-        IqKind::Get(payload) if Ping::matches(payload) => {
-            log(format_args!("ping from {from}"));
-            Some(Iq::result_for(iq, None))
-        }
-        IqKind::Get(payload) if DiscoInfo::matches(payload) => {
-            log(format_args!("disco#info query from {from}"));
-            match DiscoInfo::parse(payload) {
-                // We have no nodes.
-                Ok(query) if query.node.is_some() => {
-                    iq.error_reply(StanzaError::new(DefinedCondition::ItemNotFound))
-                }
-                Ok(_) => {
-                    let info = DiscoInfo {
-                        identities: vec![
-                            Identity::new("component", "generic").with_name("echo service"),
-                        ],
-                        features: vec![disco::NS_INFO.to_owned(), ping::NS.to_owned()],
-                        ..DiscoInfo::default()
-                    };
-                    Some(Iq::result_for(iq, Some(info.to_element())))
-                }
-                Err(error) => iq.error_reply(StanzaError::new(error.condition())),
-            }
-        }
-        IqKind::Get(payload) | IqKind::Set(payload) => {
-            log(format_args!(
-                "refused an iq {} <{} xmlns='{}'/> from {from}",
-                iq.kind.as_str(),
-                payload.name(),
-                payload.ns()
-            ));
-            iq.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
-        }
-        IqKind::Result(_) | IqKind::Error { .. } => None,
     }
 }

@@ -21,20 +21,18 @@
 //! password you can afford to show, or adapt the example to read it from
 //! elsewhere.
 
-use std::io::Write as _;
+mod common;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use xmpp_kit::ext::Payload as _;
-use xmpp_kit::ext::disco::{self, DiscoInfo, Identity};
-use xmpp_kit::ext::ping::{self, Ping};
-use xmpp_kit::rt::Roots;
-use xmpp_kit::rt::client::{Client, ClientBuilder, ClientError, ClientEvent};
-use xmpp_kit::stanza::{
-    DefinedCondition, Iq, IqKind, Message, MessageType, Presence, Stanza, StanzaError,
-};
+use xmpp_kit::ext::disco::Identity;
+use xmpp_kit::rt::client::{Client, ClientError, ClientEvent};
+use xmpp_kit::stanza::{Message, MessageType, Presence, Stanza};
+
+use common::log;
 
 const USAGE: &str = "\
 Usage: echo_bot [OPTIONS] JID PASSWORD
@@ -65,111 +63,32 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("echo_bot: {message}\n\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let takes = common::Takes {
+        ca: true,
+        max_messages: true,
     };
-    // The library's tokio features suffice for a runtime built by hand.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("echo_bot: cannot start the tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let parsed = match common::args("echo_bot", USAGE, "JID and PASSWORD", takes) {
+        Ok(parsed) => parsed,
+        Err(status) => return status,
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("echo_bot: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Parses the command line: `None` when help was asked for.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Vec::new();
-    for arg in std::env::args_os().skip(1) {
-        args.push(
-            arg.into_string()
-                .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))?,
-        );
-    }
-    let mut args = args.into_iter();
-    let mut server = None;
-    let mut ca_files = Vec::new();
-    let mut max_messages = None;
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--server" => server = Some(value(&mut args, "--server")?),
-            "--ca" => ca_files.push(PathBuf::from(value(&mut args, "--ca")?)),
-            "--max-messages" => {
-                let n = value(&mut args, "--max-messages")?;
-                match n.parse::<u64>() {
-                    Ok(n) if n > 0 => max_messages = Some(n),
-                    _ => return Err(format!("--max-messages needs a number above 0, not {n:?}")),
-                }
-            }
-            "--" => {
-                positional.extend(args.by_ref());
-                break;
-            }
-            option if option.starts_with('-') && option.len() > 1 => {
-                return Err(format!("unknown option {option}"));
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let [jid, password] = <[String; 2]>::try_from(positional).map_err(|positional| {
-        format!(
-            "expected JID and PASSWORD, got {} argument(s)",
-            positional.len()
-        )
-    })?;
-    Ok(Some(Args {
+    let [jid, password] = parsed.positional;
+    let args = Args {
         jid,
         password,
-        server,
-        ca_files,
-        max_messages,
-    }))
-}
-
-/// The value after an option.
-fn value(args: &mut impl Iterator<Item = String>, option: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{option} needs a value"))
-}
-
-/// Prints one line on stdout at once (a closed stdout does not stop the
-/// bot).
-fn log(line: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+        server: parsed.server,
+        ca_files: parsed.ca_files,
+        max_messages: parsed.max_messages,
+    };
+    common::block_on("echo_bot", run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let mut builder = ClientBuilder::new(&args.jid, args.password.as_str());
-    if let Some(server) = &args.server {
-        builder = builder.server(server);
-    }
-    if !args.ca_files.is_empty() {
-        builder = builder.roots(Roots::ExtraOnly);
-        for file in &args.ca_files {
-            builder = builder.ca_file(file);
-        }
-    }
+    let builder = common::client_builder(
+        &args.jid,
+        &args.password,
+        args.server.as_deref(),
+        &args.ca_files,
+    );
     let mut client = builder
         .connect()
         .await
@@ -273,7 +192,9 @@ async fn handle(client: &Client, stanza: Stanza) -> Result<bool, ClientError> {
             }
         }
         Stanza::Iq(iq) => {
-            if let Some(reply) = answer(&iq) {
+            if let Some(reply) =
+                common::answer(&iq, Identity::new("client", "bot").with_name("echo bot"))
+            {
                 client.send(reply).await?;
             }
             Ok(false)
@@ -284,47 +205,5 @@ async fn handle(client: &Client, stanza: Stanza) -> Result<bool, ClientError> {
             log(format_args!("presence from {from}: {kind}"));
             Ok(false)
         }
-    }
-}
-
-/// The answer to an iq: a result for a ping or a disco#info query, an
-/// error for any other request, nothing for results and errors.
-fn answer(iq: &Iq) -> Option<Iq> {
-    let from = iq.from.as_ref().map_or("the server", |from| from.as_str());
-    match &iq.kind {
-        // (The client answers pings itself before they get here; this arm
-        // shows how it is done.)
-        IqKind::Get(payload) if Ping::matches(payload) => {
-            log(format_args!("ping from {from}"));
-            Some(Iq::result_for(iq, None))
-        }
-        IqKind::Get(payload) if DiscoInfo::matches(payload) => {
-            log(format_args!("disco#info query from {from}"));
-            match DiscoInfo::parse(payload) {
-                // We have no nodes.
-                Ok(query) if query.node.is_some() => {
-                    iq.error_reply(StanzaError::new(DefinedCondition::ItemNotFound))
-                }
-                Ok(_) => {
-                    let info = DiscoInfo {
-                        identities: vec![Identity::new("client", "bot").with_name("echo bot")],
-                        features: vec![disco::NS_INFO.to_owned(), ping::NS.to_owned()],
-                        ..DiscoInfo::default()
-                    };
-                    Some(Iq::result_for(iq, Some(info.to_element())))
-                }
-                Err(error) => iq.error_reply(StanzaError::new(error.condition())),
-            }
-        }
-        IqKind::Get(payload) | IqKind::Set(payload) => {
-            log(format_args!(
-                "refused an iq {} <{} xmlns='{}'/> from {from}",
-                iq.kind.as_str(),
-                payload.name(),
-                payload.ns()
-            ));
-            iq.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
-        }
-        IqKind::Result(_) | IqKind::Error { .. } => None,
     }
 }

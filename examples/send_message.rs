@@ -19,14 +19,14 @@
 //! password you can afford to show, or adapt the example to read it from
 //! elsewhere.
 
+mod common;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use xmpp_kit::jid::Jid;
-use xmpp_kit::rt::Roots;
-use xmpp_kit::rt::client::ClientBuilder;
 use xmpp_kit::stanza::Message;
 
 const USAGE: &str = "\
@@ -60,84 +60,24 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("send_message: {message}\n\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
+    let takes = common::Takes {
+        ca: true,
+        max_messages: false,
     };
-    // The library's tokio features suffice for a runtime built by hand.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("send_message: cannot start the tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+    let parsed = match common::args("send_message", USAGE, "JID PASSWORD TO BODY", takes) {
+        Ok(parsed) => parsed,
+        Err(status) => return status,
     };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("send_message: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Parses the command line: `None` when help was asked for.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = Vec::new();
-    for arg in std::env::args_os().skip(1) {
-        args.push(
-            arg.into_string()
-                .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))?,
-        );
-    }
-    let mut args = args.into_iter();
-    let mut server = None;
-    let mut ca_files = Vec::new();
-    let mut positional = Vec::new();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--server" => server = Some(value(&mut args, "--server")?),
-            "--ca" => ca_files.push(PathBuf::from(value(&mut args, "--ca")?)),
-            "--" => {
-                positional.extend(args.by_ref());
-                break;
-            }
-            option if option.starts_with('-') && option.len() > 1 => {
-                return Err(format!("unknown option {option}"));
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let [jid, password, to, body] = <[String; 4]>::try_from(positional).map_err(|positional| {
-        format!(
-            "expected JID PASSWORD TO BODY, got {} argument(s)",
-            positional.len()
-        )
-    })?;
-    Ok(Some(Args {
+    let [jid, password, to, body] = parsed.positional;
+    let args = Args {
         jid,
         password,
         to,
         body,
-        server,
-        ca_files,
-    }))
-}
-
-/// The value after an option.
-fn value(args: &mut impl Iterator<Item = String>, option: &str) -> Result<String, String> {
-    args.next().ok_or_else(|| format!("{option} needs a value"))
+        server: parsed.server,
+        ca_files: parsed.ca_files,
+    };
+    common::block_on("send_message", run(args))
 }
 
 async fn run(args: Args) -> Result<(), String> {
@@ -147,16 +87,12 @@ async fn run(args: Args) -> Result<(), String> {
         .parse()
         .map_err(|error| format!("invalid recipient {:?}: {error}", args.to))?;
 
-    let mut builder = ClientBuilder::new(&args.jid, args.password.as_str());
-    if let Some(server) = &args.server {
-        builder = builder.server(server);
-    }
-    if !args.ca_files.is_empty() {
-        builder = builder.roots(Roots::ExtraOnly);
-        for file in &args.ca_files {
-            builder = builder.ca_file(file);
-        }
-    }
+    let builder = common::client_builder(
+        &args.jid,
+        &args.password,
+        args.server.as_deref(),
+        &args.ca_files,
+    );
     let client = tokio::time::timeout(LIMIT, builder.connect())
         .await
         .map_err(|_| format!("cannot connect as {}: no answer in time", args.jid))?

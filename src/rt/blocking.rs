@@ -41,8 +41,9 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 
+use super::dns::parse_host_port;
 use super::engine::{Engine, Output, TlsRole, TransportError};
-use super::tls::{ALPN_XMPP_CLIENT, ClientTls, Roots, TlsSetupError};
+use super::tls::{ALPN_XMPP_CLIENT, ClientTls, Roots, os_seed};
 use crate::client::{
     ClientConfig, ClientConnection, CloseReason, Event, IqError, SendError, TlsMode,
 };
@@ -735,57 +736,9 @@ fn open(
     })
 }
 
-/// `host:port`, `[v6]:port`.
-fn parse_host_port(address: &str) -> Option<(String, u16)> {
-    let (host, port) = address.rsplit_once(':')?;
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.strip_suffix(']')?,
-        None if host.contains(':') => return None,
-        None => host,
-    };
-    if host.is_empty() {
-        return None;
-    }
-    Some((host.to_owned(), port.parse().ok()?))
-}
-
-/// 32 bytes from the operating system's generator (through ring), for the
-/// connection's seed.
-fn os_seed() -> Result<[u8; 32], ClientError> {
-    let mut seed = [0u8; 32];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut seed)
-        .map_err(|_| TlsSetupError::Rustls(rustls::Error::FailedToGetRandomBytes))?;
-    Ok(seed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_port() {
-        assert_eq!(
-            parse_host_port("xmpp.example.org:5222"),
-            Some(("xmpp.example.org".to_owned(), 5222))
-        );
-        assert_eq!(
-            parse_host_port("[::1]:5223"),
-            Some(("::1".to_owned(), 5223))
-        );
-        assert_eq!(
-            parse_host_port("127.0.0.1:1"),
-            Some(("127.0.0.1".to_owned(), 1))
-        );
-        assert_eq!(parse_host_port("example.org"), None);
-        assert_eq!(parse_host_port(":5222"), None);
-        assert_eq!(parse_host_port("[]:5222"), None);
-        assert_eq!(parse_host_port("::1:5222"), None);
-        assert_eq!(parse_host_port("[::1:5222"), None);
-        assert_eq!(parse_host_port("example.org:http"), None);
-        assert_eq!(parse_host_port("example.org:70000"), None);
-    }
 
     #[test]
     fn options_hide_the_password() {

@@ -17,6 +17,7 @@ use futures::{SinkExt as _, Stream, StreamExt as _};
 use rustls::pki_types::ServerName;
 
 use super::backoff::{Backoff, ReconnectPolicy};
+use super::dns::parse_host_port;
 use super::driver::{self, BoxFuture, Host, Sleeper};
 use super::engine::{Engine, Output, TlsRole, TransportError};
 pub use super::error::ClientError;
@@ -27,7 +28,7 @@ use crate::client::{
 use crate::ext::Payload as _;
 use crate::ext::ping::Ping;
 use crate::jid::{FullJid, Jid, JidError};
-use crate::stanza::{Iq, IqKind, Stanza};
+use crate::stanza::{Iq, Stanza};
 use crate::stream::StanzaToken;
 use crate::xml::Limits;
 
@@ -247,7 +248,7 @@ impl ClientBuilder {
     /// How long [`Client::request`] waits for an answer (default 60 s).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
-        self.configure_also(move |config| config.iq_timeout = timeout)
+        self
     }
 
     /// Connects over RFC 7395 WebSocket: `wss://host[:port]/path` (TLS)
@@ -268,11 +269,8 @@ impl ClientBuilder {
 
     /// Adjusts the underlying [`ClientConfig`] (timeouts, SASL policy,
     /// ack cadence) after the builder's options are applied.
-    pub fn configure(self, f: impl Fn(&mut ClientConfig) + Send + Sync + 'static) -> Self {
-        self.configure_also(f)
-    }
-
-    fn configure_also(mut self, f: impl Fn(&mut ClientConfig) + Send + Sync + 'static) -> Self {
+    /// Several calls apply in order.
+    pub fn configure(mut self, f: impl Fn(&mut ClientConfig) + Send + Sync + 'static) -> Self {
         let previous = self.configure.take();
         self.configure = Some(Configure(Arc::new(move |config| {
             if let Some(Configure(previous)) = &previous {
@@ -307,7 +305,6 @@ impl ClientBuilder {
                 commands: command_rx,
                 events: event_tx,
                 waiters: HashMap::new(),
-                iq_ids: HashMap::new(),
                 offline: VecDeque::new(),
                 close_waiters: Vec::new(),
                 close_requested: false,
@@ -315,6 +312,7 @@ impl ClientBuilder {
                 ending: None,
                 held_event: None,
                 commands_closed: false,
+                came_online: false,
             },
         };
         spawn(Box::pin(task.run(connector, sleeper)));
@@ -329,7 +327,7 @@ impl ClientBuilder {
                 request_timeout: setup.request_timeout,
                 jid: Arc::new(jid),
             },
-            events: event_rx,
+            events: ClientEvents { events: event_rx },
         })
     }
 
@@ -407,15 +405,6 @@ impl ClientBuilder {
     }
 }
 
-fn parse_host_port(address: &str) -> Option<(String, u16)> {
-    let (host, port) = address.rsplit_once(':')?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return None;
-    }
-    Some((host.to_owned(), port.parse().ok()?))
-}
-
 fn parse_ws_url(url: &str) -> Option<Endpoint> {
     let (tls, rest) = if let Some(rest) = url.strip_prefix("wss://") {
         (true, rest)
@@ -428,8 +417,8 @@ fn parse_ws_url(url: &str) -> Option<Endpoint> {
     };
     let default_port = if tls { 443 } else { 80 };
     let (host, port) = match parse_host_port(authority) {
-        Some((host, port)) if !authority.ends_with(']') => (host, port),
-        _ => (
+        Some(host_port) => host_port,
+        None => (
             authority
                 .trim_start_matches('[')
                 .trim_end_matches(']')
@@ -535,7 +524,7 @@ impl Setup {
                 super::ws::WsConfig::new(),
                 os_seed(),
             );
-            return Ok(engine.with_websocket(now, ws));
+            return Ok(engine.with_websocket(ws));
         }
         Ok(engine)
     }
@@ -543,17 +532,16 @@ impl Setup {
 
 /// 32 bytes from the operating system's generator, for seeds.
 pub(crate) fn os_seed() -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    let provider = rustls::crypto::ring::default_provider();
-    if provider.secure_random.fill(&mut seed).is_err() {
+    super::tls::os_seed().unwrap_or_else(|_| {
         // ring's generator does not fail on supported systems; a time-based
         // seed keeps ids unique rather than failing the connection.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let mut seed = [0u8; 32];
         seed[..16].copy_from_slice(&nanos.to_le_bytes());
-    }
-    seed
+        seed
+    })
 }
 
 /// A connected client: send with [`send`](Self::send) and
@@ -569,7 +557,7 @@ pub(crate) fn os_seed() -> [u8; 32] {
 #[derive(Debug)]
 pub struct Client {
     handle: ClientHandle,
-    events: mpsc::Receiver<ClientEvent>,
+    events: ClientEvents,
 }
 
 /// Sends through a [`Client`] from anywhere; cheap to clone.
@@ -624,12 +612,7 @@ impl Client {
     /// Separates sending from the events, e.g. to read events in one task
     /// and send from others, or to drop the events of a send-only program.
     pub fn split(self) -> (ClientHandle, ClientEvents) {
-        (
-            self.handle,
-            ClientEvents {
-                events: self.events,
-            },
-        )
+        (self.handle, self.events)
     }
 
     /// Sends a stanza. Returns once the connection took it (it is queued
@@ -673,7 +656,7 @@ impl Client {
 impl Stream for Client {
     type Item = ClientEvent;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
-        self.events.poll_next_unpin(cx)
+        self.events.events.poll_next_unpin(cx)
     }
 }
 
@@ -770,9 +753,6 @@ struct ClientHost {
     events: mpsc::Sender<ClientEvent>,
     /// Stanzas with someone waiting, by token.
     waiters: HashMap<StanzaToken, Waiter>,
-    /// Iq requests by id, to match answers that arrive after a resumption
-    /// (the new connection does not track the old requests).
-    iq_ids: HashMap<String, StanzaToken>,
     /// Stanzas given while no connection runs.
     offline: VecDeque<(Stanza, Waiter)>,
     close_waiters: Vec<oneshot::Sender<()>>,
@@ -781,6 +761,8 @@ struct ClientHost {
     ending: Option<Ending>,
     held_event: Option<ClientEvent>,
     commands_closed: bool,
+    /// Whether the current transport came online.
+    came_online: bool,
 }
 
 impl ClientTask {
@@ -858,22 +840,16 @@ impl ClientTask {
         let mut engine = self.setup.engine(Instant::now(), direct_tls, resume)?;
         let mut io = connected.io;
         self.host.ending = None;
-        let mut was_online = false;
+        self.host.came_online = false;
+        self.host.flush_offline(&mut engine);
+        let exit = driver::run(&mut engine, &mut io, sleeper, &mut self.host).await;
+        if let driver::Exit::Io(error) = exit
+            && self.host.ending.is_none()
         {
-            let mut host = OnlineTracker {
-                host: &mut self.host,
-                online: &mut was_online,
-            };
-            host.host.flush_offline(&mut engine);
-            let exit = driver::run(&mut engine, &mut io, sleeper, &mut host).await;
-            if let driver::Exit::Io(error) = exit
-                && host.host.ending.is_none()
-            {
-                host.host.ending = Some(Ending::Failed(ClientError::Connect {
-                    target: "the server".to_owned(),
-                    error,
-                }));
-            }
+            self.host.ending = Some(Ending::Failed(ClientError::Connect {
+                target: "the server".to_owned(),
+                error,
+            }));
         }
         let resume_state = engine
             .with_machine(ClientConnection::take_resume_state)
@@ -886,7 +862,7 @@ impl ClientTask {
             Some(Ending::Failed(error)) => Some(error),
             None => Some(ClientError::Disconnected),
         };
-        Ok((error, resume_state, was_online))
+        Ok((error, resume_state, self.host.came_online))
     }
 }
 
@@ -899,7 +875,6 @@ impl ClientHost {
         for (_, waiter) in self.waiters.drain() {
             waiter.fail(error());
         }
-        self.iq_ids.clear();
         for (_, waiter) in self.offline.drain(..) {
             waiter.fail(error());
         }
@@ -966,10 +941,6 @@ impl ClientHost {
         stanza: Stanza,
         waiter: Waiter,
     ) -> Result<(), ClientError> {
-        let iq_id = match &stanza {
-            Stanza::Iq(iq) if iq.kind.is_request() => Some(iq.id.clone()),
-            _ => None,
-        };
         let Some(sent) = engine.with_machine(|machine| {
             let result = machine.send(now, stanza);
             let sm = machine.stream_management();
@@ -988,9 +959,8 @@ impl ClientHost {
         match waiter {
             Waiter::Nothing => {}
             Waiter::Answer(tx) => {
-                if let Some(id) = iq_id.filter(|id| !id.is_empty()) {
-                    self.iq_ids.insert(id, token);
-                }
+                // The connection answers with `IqResponse`, also when it
+                // ends first (`Disconnected`).
                 self.waiters.insert(token, Waiter::Answer(tx));
             }
             Waiter::Confirmed(tx) => {
@@ -1029,22 +999,8 @@ impl ClientHost {
                 }
                 Some(ClientEvent::Online { jid, resumed })
             }
-            Event::Stanza(Stanza::Iq(iq))
-                if matches!(iq.kind, IqKind::Result(_) | IqKind::Error { .. })
-                    && self.iq_ids.contains_key(&iq.id) =>
-            {
-                // An answer to a request sent before a resumption.
-                let token = self.iq_ids.remove(&iq.id)?;
-                let response = match &iq.kind {
-                    IqKind::Error { error, .. } => Err(IqError::Stanza(error.clone())),
-                    _ => Ok(iq),
-                };
-                self.answer(token, response);
-                None
-            }
             Event::Stanza(stanza) => Some(ClientEvent::Stanza(stanza)),
             Event::IqResponse { token, response } => {
-                self.iq_ids.retain(|_, t| *t != token);
                 self.answer(token, response);
                 None
             }
@@ -1095,14 +1051,22 @@ impl Waiter {
     }
 }
 
-/// The host of one transport run: the client host, noting whether the
-/// stream came online.
-struct OnlineTracker<'a> {
-    host: &'a mut ClientHost,
-    online: &'a mut bool,
+impl ClientHost {
+    /// Gives an event to the application, or holds it while the queue is
+    /// full (only one is ever held: the driver stops delivering then).
+    fn offer(&mut self, cx: &mut Context<'_>, event: ClientEvent) {
+        match self.events.poll_ready(cx) {
+            Poll::Ready(Ok(())) => {
+                let _gone = self.events.start_send(event);
+            }
+            // Nobody reads events any more: they are discarded.
+            Poll::Ready(Err(_)) => {}
+            Poll::Pending => self.held_event = Some(event),
+        }
+    }
 }
 
-impl Host<ClientConnection> for OnlineTracker<'_> {
+impl Host<ClientConnection> for ClientHost {
     fn deliver(
         &mut self,
         cx: &mut Context<'_>,
@@ -1110,47 +1074,27 @@ impl Host<ClientConnection> for OnlineTracker<'_> {
         output: Output<Event, CloseReason>,
     ) -> Result<(), Output<Event, CloseReason>> {
         // An event the application could not take yet goes first.
-        if let Some(event) = self.host.held_event.take() {
-            match self.host.events.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    let _gone = self.host.events.start_send(event);
-                }
-                Poll::Ready(Err(_)) => {}
-                Poll::Pending => {
-                    self.host.held_event = Some(event);
-                    return Err(output);
-                }
+        if let Some(event) = self.held_event.take() {
+            self.offer(cx, event);
+            if self.held_event.is_some() {
+                return Err(output);
             }
         }
         match output {
             Output::Event(event) => {
-                if matches!(event, Event::Online { .. }) {
-                    *self.online = true;
-                }
+                self.came_online |= matches!(event, Event::Online { .. });
                 let resend = matches!(event, Event::ResumeFailed { .. });
-                if let Some(event) = self.host.handle_event(event) {
-                    match self.host.events.poll_ready(cx) {
-                        Poll::Ready(Ok(())) => {
-                            let _gone = self.host.events.start_send(event);
-                        }
-                        Poll::Ready(Err(_)) => {}
-                        Poll::Pending => self.host.held_event = Some(event),
-                    }
+                if let Some(event) = self.handle_event(event) {
+                    self.offer(cx, event);
                 }
                 if resend {
-                    self.host.flush_offline(engine);
+                    self.flush_offline(engine);
                 }
-                Ok(())
             }
-            Output::Closed(reason) => {
-                self.host.ending = Some(Ending::Closed(reason));
-                Ok(())
-            }
-            Output::Failed(error) => {
-                self.host.ending = Some(Ending::Failed(error.into()));
-                Ok(())
-            }
+            Output::Closed(reason) => self.ending = Some(Ending::Closed(reason)),
+            Output::Failed(error) => self.ending = Some(Ending::Failed(error.into())),
         }
+        Ok(())
     }
 
     fn poll_command(
@@ -1158,26 +1102,26 @@ impl Host<ClientConnection> for OnlineTracker<'_> {
         cx: &mut Context<'_>,
         engine: &mut Engine<ClientConnection>,
     ) -> Poll<bool> {
-        match self.host.commands.poll_next_unpin(cx) {
+        match self.commands.poll_next_unpin(cx) {
             Poll::Ready(Some(Command::Send {
                 stanza,
                 waiter,
                 accepted,
             })) => {
-                let result = self.host.submit(engine, Instant::now(), stanza, waiter);
+                let result = self.submit(engine, Instant::now(), stanza, waiter);
                 let _gone = accepted.send(result);
                 Poll::Ready(true)
             }
             Poll::Ready(Some(Command::Close(waiter))) => {
-                self.host.close_waiters.push(waiter);
-                self.host.close_requested = true;
+                self.close_waiters.push(waiter);
+                self.close_requested = true;
                 engine.with_machine(|machine| machine.close(Instant::now()));
                 Poll::Ready(true)
             }
             Poll::Ready(None) => {
                 // Every handle was dropped: close cleanly.
-                self.host.commands_closed = true;
-                self.host.close_requested = true;
+                self.commands_closed = true;
+                self.close_requested = true;
                 engine.with_machine(|machine| machine.close(Instant::now()));
                 Poll::Ready(false)
             }

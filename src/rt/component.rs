@@ -100,7 +100,6 @@ impl Component {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let domain = config.domain.clone();
         let engine = Engine::plain(ComponentConnection::connect(config, Instant::now()), None);
         let (mut session, task) = Session::new(engine, io, sleeper);
         spawn(Box::pin(task));
@@ -118,10 +117,7 @@ impl Component {
                     return Err(ending(reason).unwrap_or(ComponentClientError::Disconnected));
                 }
                 Some(SessionEvent::Failed(error)) => return Err(error.into()),
-                None => {
-                    let _ = domain;
-                    return Err(ComponentClientError::Disconnected);
-                }
+                None => return Err(ComponentClientError::Disconnected),
             }
         }
     }

@@ -349,6 +349,25 @@ mod system {
     }
 }
 
+/// `host:port` or `[v6]:port`, as the server-address options take it; an
+/// unbracketed IPv6 address is ambiguous and refused.
+#[cfg_attr(
+    not(any(feature = "futures-io", feature = "blocking")),
+    allow(dead_code)
+)]
+pub(crate) fn parse_host_port(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.strip_suffix(']')?,
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some((host.to_owned(), port.parse().ok()?))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
@@ -608,5 +627,28 @@ mod tests {
             resolve(&long, [0; 32]).await,
             Err(ResolveError::Lookup(_))
         ));
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(
+            parse_host_port("xmpp.example.org:5222"),
+            Some(("xmpp.example.org".to_owned(), 5222))
+        );
+        assert_eq!(
+            parse_host_port("[::1]:5223"),
+            Some(("::1".to_owned(), 5223))
+        );
+        assert_eq!(
+            parse_host_port("127.0.0.1:1"),
+            Some(("127.0.0.1".to_owned(), 1))
+        );
+        assert_eq!(parse_host_port("example.org"), None);
+        assert_eq!(parse_host_port(":5222"), None);
+        assert_eq!(parse_host_port("[]:5222"), None);
+        assert_eq!(parse_host_port("::1:5222"), None);
+        assert_eq!(parse_host_port("[::1:5222"), None);
+        assert_eq!(parse_host_port("example.org:http"), None);
+        assert_eq!(parse_host_port("example.org:70000"), None);
     }
 }

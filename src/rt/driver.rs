@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::engine::{Engine, Machine, Output};
@@ -101,8 +101,6 @@ pub(crate) async fn run<M, IO, H>(
 ) -> Exit
 where
     M: Machine,
-    M::Event: std::fmt::Debug,
-    M::Closed: std::fmt::Debug,
     IO: AsyncRead + AsyncWrite + Unpin,
     H: Host<M>,
 {
@@ -119,8 +117,8 @@ where
 }
 
 struct RunState<E, C> {
-    /// Bytes being written, and how many are out.
-    writing: Option<(Bytes, usize)>,
+    /// What is left of the bytes being written.
+    writing: Option<Bytes>,
     /// An output the host could not take yet.
     held: Option<Output<E, C>>,
     timer: Option<(Instant, BoxFuture<()>)>,
@@ -142,8 +140,6 @@ impl<E, C> RunState<E, C> {
     ) -> Poll<Exit>
     where
         M: Machine<Event = E, Closed = C>,
-        M::Event: std::fmt::Debug,
-        M::Closed: std::fmt::Debug,
         IO: AsyncRead + AsyncWrite + Unpin,
         H: Host<M>,
     {
@@ -152,12 +148,11 @@ impl<E, C> RunState<E, C> {
             let mut write_blocked = false;
             loop {
                 if self.writing.is_none() {
-                    self.writing = engine.poll_transmit().map(|bytes| (bytes, 0));
+                    self.writing = engine.poll_transmit();
                 }
-                let Some((bytes, written)) = self.writing.as_mut() else {
+                let Some(rest) = self.writing.as_mut() else {
                     break;
                 };
-                let rest = bytes.get(*written..).unwrap_or_default();
                 if rest.is_empty() {
                     self.writing = None;
                     continue;
@@ -171,7 +166,7 @@ impl<E, C> RunState<E, C> {
                             std::io::ErrorKind::WriteZero.into(),
                         ));
                     }
-                    Poll::Ready(Ok(n)) => *written += n,
+                    Poll::Ready(Ok(n)) => rest.advance(n.min(rest.len())),
                     Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(engine, host, cx, e)),
                     Poll::Pending => {
                         write_blocked = true;
@@ -271,8 +266,6 @@ impl<E, C> RunState<E, C> {
     ) -> Exit
     where
         M: Machine<Event = E, Closed = C>,
-        M::Event: std::fmt::Debug,
-        M::Closed: std::fmt::Debug,
         H: Host<M>,
     {
         engine.handle_eof(Instant::now());

@@ -233,7 +233,6 @@ pub struct Engine<M: Machine> {
     outputs: VecDeque<Output<M::Event, M::Closed>>,
     handshake_deadline: Option<Instant>,
     done: bool,
-    read_buf: Vec<u8>,
 }
 
 impl<M: Machine> std::fmt::Debug for Engine<M> {
@@ -251,11 +250,10 @@ impl<M: Machine> std::fmt::Debug for Engine<M> {
 /// machine starts.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl<M: Machine> Engine<M>
-where
-    M::Event: std::fmt::Debug,
-    M::Closed: std::fmt::Debug,
-{
+/// How much decrypted plaintext goes up at a time.
+const PLAINTEXT_CHUNK: usize = 16 * 1024;
+
+impl<M: Machine> Engine<M> {
     /// An engine over a plain transport; `starttls` is used if the machine
     /// asks for STARTTLS.
     pub fn plain(machine: M, starttls: Option<TlsRole>) -> Self {
@@ -284,21 +282,19 @@ where
     /// (and over TLS, when the engine runs TLS). Call right after
     /// creating the engine, before any input.
     #[cfg(feature = "websocket")]
-    pub fn with_websocket(mut self, now: Instant, ws: WebSocket) -> Self {
+    pub fn with_websocket(mut self, ws: WebSocket) -> Self {
         self.ws = Some(ws);
-        self.handshake_deadline
-            .get_or_insert(now + HANDSHAKE_TIMEOUT);
-        // Whatever the machine wrote before goes through the framing.
-        let early: Vec<Bytes> = self.transmit.drain(..).collect();
         if self.tls.is_none() {
+            // What the machine wrote already goes through the framing.
+            let early: Vec<Bytes> = self.transmit.drain(..).collect();
             for bytes in early {
-                self.write_xmpp(&bytes);
+                self.write_xmpp(bytes);
             }
-        } else {
-            // TLS bytes (a ClientHello) stay first.
-            self.transmit.extend(early);
         }
+        // (Over TLS, the ClientHello stays first; the handshake request
+        // waits in rustls until the handshake is done.)
         self.flush_ws();
+        self.flush_tls();
         self
     }
 
@@ -315,7 +311,6 @@ where
             outputs: VecDeque::new(),
             handshake_deadline: now.map(|now| now + HANDSHAKE_TIMEOUT),
             done: false,
-            read_buf: vec![0; 16 * 1024],
         }
     }
 
@@ -375,10 +370,7 @@ where
         if self.done {
             return;
         }
-        match &mut self.machine {
-            Slot::Running(machine) => machine.handle_eof(now),
-            _ => self.fail(TransportError::Eof),
-        }
+        self.eof_below(now);
         self.pump_machine();
     }
 
@@ -440,13 +432,9 @@ where
             let info = channel_bindings(tls, self.end_point.as_deref());
             match std::mem::replace(&mut self.machine, Slot::Taken) {
                 Slot::Waiting(start) => {
-                    let machine = start(now, Some(info));
-                    self.machine = Slot::Running(machine);
-                    #[cfg(feature = "websocket")]
-                    if self.ws.is_some() {
-                        // The machine starts after the WebSocket handshake
-                        // too; its bytes wait in the framing until then.
-                    }
+                    // Over wss, the machine's first bytes wait in the
+                    // framing until the WebSocket handshake is done.
+                    self.machine = Slot::Running(start(now, Some(info)));
                 }
                 Slot::Running(mut machine) => {
                     machine.tls_established(now, info);
@@ -455,35 +443,23 @@ where
                 Slot::Taken => {}
             }
         }
+        // Plaintext is read into a local buffer, so it goes up without a
+        // copy while `self` is borrowed again.
+        let mut buf = [0u8; PLAINTEXT_CHUNK];
         loop {
             let Some(tls) = self.tls.as_mut() else { return };
-            let mut buf = std::mem::take(&mut self.read_buf);
-            let read = tls.reader().read(&mut buf);
-            let outcome = match read {
+            match tls.reader().read(&mut buf) {
                 Ok(0) => {
                     // close_notify: the peer is done.
-                    self.read_buf = buf;
                     self.eof_below(now);
                     return;
                 }
-                Ok(n) => {
-                    let data = buf.get(..n).unwrap_or_default().to_vec();
-                    self.read_buf = buf;
-                    Some(data)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.read_buf = buf;
-                    None
-                }
+                Ok(n) => self.plain_input(now, buf.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) => {
-                    self.read_buf = buf;
                     self.fail(TransportError::Io(e.to_string()));
-                    None
+                    break;
                 }
-            };
-            match outcome {
-                Some(data) => self.plain_input(now, &data),
-                None => break,
             }
         }
         self.flush_tls();
@@ -532,7 +508,7 @@ where
                 break;
             };
             match step {
-                Step::Transmit(bytes) => self.write_xmpp(&bytes),
+                Step::Transmit(bytes) => self.write_xmpp(bytes),
                 Step::StartTls => match self.starttls.take() {
                     Some(role) => {
                         if let Err(e) = self.start_tls(role) {
@@ -583,10 +559,10 @@ where
     }
 
     /// XMPP bytes from the machine, through the framing and TLS.
-    fn write_xmpp(&mut self, bytes: &[u8]) {
+    fn write_xmpp(&mut self, bytes: Bytes) {
         #[cfg(feature = "websocket")]
         if let Some(ws) = self.ws.as_mut() {
-            if let Err(e) = ws.send(bytes) {
+            if let Err(e) = ws.send(&bytes) {
                 self.fail(TransportError::WebSocket(e));
             }
             self.flush_ws();
@@ -598,23 +574,24 @@ where
     #[cfg(feature = "websocket")]
     fn flush_ws(&mut self) {
         while let Some(bytes) = self.ws.as_mut().and_then(WebSocket::poll_transmit) {
-            self.write_below(&bytes);
+            self.write_below(bytes);
         }
     }
 
     #[cfg(not(feature = "websocket"))]
     fn flush_ws(&mut self) {}
 
-    /// Bytes for TLS, or for the transport when there is no TLS.
-    fn write_below(&mut self, bytes: &[u8]) {
+    /// Bytes for TLS (records are cut by [`flush_tls`](Self::flush_tls)
+    /// once per batch), or for the transport as they are when there is
+    /// no TLS.
+    fn write_below(&mut self, bytes: Bytes) {
         match self.tls.as_mut() {
             Some(tls) => {
-                if let Err(e) = tls.writer().write_all(bytes) {
+                if let Err(e) = tls.writer().write_all(&bytes) {
                     self.fail(TransportError::Io(e.to_string()));
                 }
-                self.flush_tls();
             }
-            None => self.transmit.push_back(Bytes::copy_from_slice(bytes)),
+            None => self.transmit.push_back(bytes),
         }
     }
 

@@ -85,7 +85,7 @@ where
     #[cfg(feature = "websocket")]
     let engine = if transport.websocket {
         let ws = super::ws::WebSocket::server(super::ws::WsConfig::new(), super::client::os_seed());
-        engine.with_websocket(now, ws)
+        engine.with_websocket(ws)
     } else {
         engine
     };

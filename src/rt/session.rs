@@ -41,7 +41,7 @@ pub struct SessionEnded;
 /// A connection machine running on its own task: read its events as a
 /// [`Stream`], act on it with [`call`](Self::call).
 pub struct Session<M: Machine> {
-    commands: mpsc::Sender<Command<M>>,
+    handle: SessionHandle<M>,
     events: mpsc::Receiver<SessionEvent<M::Event, M::Closed>>,
 }
 
@@ -54,8 +54,8 @@ impl<M: Machine> std::fmt::Debug for Session<M> {
 impl<M> Session<M>
 where
     M: Machine + Send + 'static,
-    M::Event: std::fmt::Debug + Send + 'static,
-    M::Closed: std::fmt::Debug + Send + 'static,
+    M::Event: Send + 'static,
+    M::Closed: Send + 'static,
 {
     /// Wraps an engine over a transport. Returns the session and the
     /// future that drives it: spawn that on any executor.
@@ -87,7 +87,9 @@ where
         };
         (
             Self {
-                commands: command_tx,
+                handle: SessionHandle {
+                    commands: command_tx,
+                },
                 events: event_rx,
             },
             task,
@@ -97,9 +99,7 @@ where
     /// A cloneable handle that can [`call`](SessionHandle::call) from
     /// other tasks (a router delivering stanzas, say).
     pub fn handle(&self) -> SessionHandle<M> {
-        SessionHandle {
-            commands: self.commands.clone(),
-        }
+        self.handle.clone()
     }
 
     /// Runs `f` on the machine inside the session task (accept a stream,
@@ -111,7 +111,7 @@ where
         &self,
         f: impl FnOnce(&mut M, Instant) -> R + Send + 'static,
     ) -> Result<R, SessionEnded> {
-        self.handle().call(f).await
+        self.handle.call(f).await
     }
 
     /// The next event; `None` once the session has ended and every event
@@ -174,11 +174,7 @@ struct SessionHost<M: Machine> {
     events: mpsc::Sender<SessionEvent<M::Event, M::Closed>>,
 }
 
-impl<M: Machine> Host<M> for SessionHost<M>
-where
-    M::Event: std::fmt::Debug,
-    M::Closed: std::fmt::Debug,
-{
+impl<M: Machine> Host<M> for SessionHost<M> {
     fn deliver(
         &mut self,
         cx: &mut Context<'_>,

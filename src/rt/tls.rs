@@ -206,6 +206,24 @@ impl ServerTls {
     }
 }
 
+/// 32 bytes from the operating system's generator (through ring), for the
+/// seeds of connections, WebSocket masks and SRV ordering.
+///
+/// # Errors
+/// [`TlsSetupError::Rustls`] if the system generator fails.
+#[cfg_attr(
+    not(any(feature = "futures-io", feature = "blocking")),
+    allow(dead_code)
+)]
+pub(crate) fn os_seed() -> Result<[u8; 32], TlsSetupError> {
+    let mut seed = [0u8; 32];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut seed)
+        .map_err(|_| TlsSetupError::Rustls(rustls::Error::FailedToGetRandomBytes))?;
+    Ok(seed)
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -363,32 +381,23 @@ mod tests {
 
     #[test]
     fn server_end_point_of_an_ecdsa_sha256_certificate_is_its_sha256() {
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["example.test".into()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let der = cert.der().clone();
+        let self_signed = |alg| {
+            let key = rcgen::KeyPair::generate_for(alg).unwrap();
+            let params = rcgen::CertificateParams::new(vec!["example.test".into()]).unwrap();
+            params.self_signed(&key).unwrap().der().clone()
+        };
+        let der = self_signed(&rcgen::PKCS_ECDSA_P256_SHA256);
         assert_eq!(
             server_end_point(&der),
             Some(Sha256::digest(der.as_ref()).to_vec())
         );
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["example.test".into()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        let der = cert.der().clone();
+        let der = self_signed(&rcgen::PKCS_ECDSA_P384_SHA384);
         assert_eq!(
             server_end_point(&der),
             Some(Sha384::digest(der.as_ref()).to_vec())
         );
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["example.test".into()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        assert_eq!(server_end_point(cert.der()), None, "Ed25519 has no hash");
+        let der = self_signed(&rcgen::PKCS_ED25519);
+        assert_eq!(server_end_point(&der), None, "Ed25519 has no hash");
     }
 
     #[test]

@@ -143,3 +143,25 @@ async fn dropped_events_do_not_stall_the_client() {
     alice.close().await;
     bob.close().await;
 }
+
+/// A request acknowledged (XEP-0198) before it is answered still gets its
+/// answer: the ack confirms receipt, not the answer.
+#[tokio::test]
+async fn a_request_acked_before_its_answer_still_gets_the_answer() {
+    let server = TestServer::start(&["alice"]).await;
+    let alice = within(tokio_connect(builder(&server, "alice", server.starttls)))
+        .await
+        .unwrap();
+    let late = minidom::Element::builder("q", rt_support::NS_LATE).build();
+    let request = alice.request(xmpp_kit::stanza::Iq::get(None, late));
+    // Confirming a message asks for an ack now, which covers the request.
+    let confirm = alice.send_confirmed(rt_support::to_server("after the request"));
+    let (answer, confirmed) = within(futures::future::join(request, confirm)).await;
+    confirmed.unwrap();
+    let answer = answer.unwrap();
+    assert!(matches!(
+        answer.kind,
+        xmpp_kit::stanza::IqKind::Result(None)
+    ));
+    alice.close().await;
+}

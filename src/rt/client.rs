@@ -2,6 +2,7 @@
 //! `request`, events as a [`Stream`], `close`, with reconnection and
 //! XEP-0198 resumption handled inside.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::PathBuf;
@@ -1006,7 +1007,11 @@ impl ClientHost {
             }
             Event::Acked(tokens) => {
                 for token in tokens {
-                    if let Some(Waiter::Confirmed(tx)) = self.waiters.remove(&token) {
+                    // An acked request still waits for its answer.
+                    if let Entry::Occupied(entry) = self.waiters.entry(token)
+                        && matches!(entry.get(), Waiter::Confirmed(_))
+                        && let Waiter::Confirmed(tx) = entry.remove()
+                    {
                         let _gone = tx.send(Ok(()));
                     }
                 }

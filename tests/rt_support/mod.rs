@@ -36,6 +36,9 @@ pub const DOMAIN: &str = "example.test";
 pub const PASSWORD: &str = "s3cr3t-pw";
 /// Iqs with a payload in this namespace are never answered.
 pub const NS_SILENT: &str = "urn:xmpp-kit:test:silent";
+/// Iqs with a payload in this namespace are answered after 300 ms, so that
+/// acknowledgements overtake the answer.
+pub const NS_LATE: &str = "urn:xmpp-kit:test:late";
 /// A message with this body to the server's domain cuts the sender's TCP
 /// connection (after keeping its resumption state).
 pub const KILL: &str = "kill-my-connection";
@@ -383,6 +386,15 @@ async fn handle_stanza(
                     Some(Iq::result_for(&iq, Some(info.to_element())))
                 }
                 IqKind::Get(payload) | IqKind::Set(payload) if payload.ns() == NS_SILENT => None,
+                IqKind::Get(payload) if payload.ns() == NS_LATE => {
+                    let reply = Iq::result_for(&iq, None);
+                    let handle = handle.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        let _ = handle.call(move |m, now| m.send(now, reply)).await;
+                    });
+                    None
+                }
                 IqKind::Get(_) | IqKind::Set(_) => {
                     iq.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
                 }

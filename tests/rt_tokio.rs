@@ -165,3 +165,23 @@ async fn a_request_acked_before_its_answer_still_gets_the_answer() {
     ));
     alice.close().await;
 }
+
+/// Without stream management, a message is confirmed by a ping round trip;
+/// a server that answers pings with an error confirms it all the same.
+#[tokio::test]
+async fn send_confirmed_without_sm_accepts_an_error_answer_to_the_ping() {
+    let server = TestServer::start(&["noping"]).await;
+    let client = within(tokio_connect(
+        builder(&server, "noping", server.starttls).stream_management(false),
+    ))
+    .await
+    .unwrap();
+    within(client.send_confirmed(rt_support::to_server("confirmed anyway")))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.seen(|seen| seen.bodies.clone()),
+        ["confirmed anyway"]
+    );
+    client.close().await;
+}

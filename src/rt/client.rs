@@ -1035,7 +1035,13 @@ impl ClientHost {
                 let _gone = tx.send(response.map_err(ClientError::from));
             }
             Some(Waiter::Confirmed(tx)) => {
-                let _gone = tx.send(response.map(|_| ()).map_err(ClientError::from));
+                // Any answer to the ping, an error too (a server without
+                // XEP-0199), proves the server read what came before it.
+                let confirmed = match response {
+                    Ok(_) | Err(IqError::Stanza(_)) => Ok(()),
+                    Err(error) => Err(error.into()),
+                };
+                let _gone = tx.send(confirmed);
             }
             _ => {}
         }

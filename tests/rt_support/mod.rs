@@ -379,6 +379,13 @@ async fn handle_stanza(
     match stanza {
         Stanza::Iq(iq) if to_server => {
             let reply = match &iq.kind {
+                // A server without XEP-0199, for the account "noping".
+                IqKind::Get(payload)
+                    if Ping::matches(payload)
+                        && iq.from.as_ref().and_then(Jid::node) == Some("noping") =>
+                {
+                    iq.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
+                }
                 IqKind::Get(payload) if Ping::matches(payload) => Some(Iq::result_for(&iq, None)),
                 IqKind::Get(payload) if DiscoInfo::matches(payload) => {
                     let mut info = DiscoInfo::default();

@@ -1494,6 +1494,35 @@ fn select_table() {
     assert_eq!(got, none_acceptable("PLAIN"), "PLAIN not allowed");
     let got = pick("PLAIN", None, true, &[], &disabling(&[Plain]));
     assert_eq!(got, none_acceptable("PLAIN"), "PLAIN disabled");
+    // PLAIN despite SCRAM: only when asked for and every SCRAM is disabled.
+    let despite = policy(|p| p.plain_despite_scram = true);
+    let got = pick("SCRAM-SHA-1 PLAIN", None, true, TLS13, &despite);
+    assert_eq!(got, Ok((ScramSha1, ClientOnly)), "SCRAM still first");
+    let despite_no_scram = ClientPolicy {
+        plain_despite_scram: true,
+        disabled: vec![ScramSha1],
+        ..ClientPolicy::default()
+    };
+    let got = pick("SCRAM-SHA-1 PLAIN", None, true, TLS13, &despite_no_scram);
+    assert_eq!(got, Ok((Plain, NotSupported)), "PLAIN despite SCRAM");
+    let got = pick(
+        "SCRAM-SHA-1 PLAIN",
+        None,
+        true,
+        TLS13,
+        &disabling(&[ScramSha1]),
+    );
+    assert_eq!(
+        got,
+        none_acceptable("SCRAM-SHA-1 PLAIN"),
+        "disabled SCRAM is still a downgrade by default"
+    );
+    let got = pick("SCRAM-SHA-1 PLAIN", None, false, &[], &despite_no_scram);
+    assert_eq!(
+        got,
+        Err(SaslError::PlainWithoutTls),
+        "despite SCRAM, never in clear"
+    );
     let got = pick(
         "SCRAM-SHA-1 PLAIN",
         None,

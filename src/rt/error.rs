@@ -69,9 +69,10 @@ impl From<IqError> for ClientError {
 
 impl ClientError {
     /// Whether retrying with the same settings cannot help (bad
-    /// credentials, refused certificates, a misconfiguration).
-    #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
-    pub(crate) fn is_final(&self) -> bool {
+    /// credentials, refused certificates, a misconfiguration): the client
+    /// does not reconnect after such an error, and an application should
+    /// ask its user instead of retrying.
+    pub fn is_final(&self) -> bool {
         match self {
             Self::Connection(error) => matches!(
                 error,

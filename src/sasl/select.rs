@@ -60,6 +60,13 @@ pub struct ClientPolicy {
     pub use_anonymous: bool,
     /// Mechanisms never to use, whatever the server offers.
     pub disabled: Vec<Mechanism>,
+    /// Use `PLAIN` (over TLS, and only when [`allow_plain`](Self::allow_plain))
+    /// even when the server also offers SCRAM, if every offered SCRAM is
+    /// [`disabled`](Self::disabled) (default `false`). Normally an offer
+    /// of SCRAM makes `PLAIN` a downgrade and it is refused; set this for
+    /// a server whose SCRAM is known not to work for the account (say, an
+    /// LDAP backend that advertises it anyway), or to test `PLAIN`.
+    pub plain_despite_scram: bool,
 }
 
 impl Default for ClientPolicy {
@@ -70,6 +77,7 @@ impl Default for ClientPolicy {
             use_external: false,
             use_anonymous: false,
             disabled: Vec::new(),
+            plain_despite_scram: false,
         }
     }
 }
@@ -160,7 +168,8 @@ pub fn usable_channel_binding(offer: &Offer<'_>) -> Option<ChannelBindingType> {
 ///      stripped (RFC 5802 section 6).
 ///    * `n` without TLS.
 /// 4. `PLAIN`, only if no SCRAM is offered at all (even a SCRAM disabled by
-///    the policy: an offer of SCRAM means PLAIN is a downgrade), if
+///    the policy: an offer of SCRAM means PLAIN is a downgrade, unless
+///    [`ClientPolicy::plain_despite_scram`]), if
 ///    [`ClientPolicy::allow_plain`], and over TLS unless
 ///    [`ClientPolicy::allow_plain_without_tls`].
 ///
@@ -239,7 +248,10 @@ pub fn select(offer: &Offer<'_>, policy: &ClientPolicy) -> Result<Selection, Sas
         });
     }
 
-    if !server_scram && policy.allow_plain && allowed(Mechanism::Plain) {
+    if (!server_scram || policy.plain_despite_scram)
+        && policy.allow_plain
+        && allowed(Mechanism::Plain)
+    {
         if offer.tls || policy.allow_plain_without_tls {
             return Ok(Selection::without_binding(Mechanism::Plain));
         }

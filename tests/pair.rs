@@ -705,3 +705,106 @@ fn a_man_in_the_middle_stripping_plus_is_detected() {
         ))
     ));
 }
+
+#[test]
+fn a_flood_to_a_client_that_answers_ack_requests_never_hits_the_unacked_limit() {
+    let mut pair = Pair::default_pair();
+    let requests = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = requests.clone();
+    pair.tamper_s2c = Some(Box::new(move |s| {
+        seen.set(seen.get() + s.matches("<r xmlns='urn:xmpp:sm:3'/>").count());
+        s.to_owned()
+    }));
+    pair.run();
+    assert!(pair.client.stream_management());
+    let to: xmpp_kit::jid::Jid = "juliet@example.com/balcony".parse().unwrap();
+    let mut tokens = Vec::new();
+    for i in 0..5000 {
+        let sent = pair
+            .server
+            .send(pair.now, Message::chat(to.clone(), format!("f{i}")));
+        tokens.push(sent.unwrap_or_else(|e| panic!("stanza {i}: {e}")));
+        // The wire moves now and then, not after every stanza.
+        if i % 100 == 99 {
+            pair.run();
+        }
+    }
+    pair.run();
+    // The last few wait below the threshold; the timer asks for them.
+    pair.step_time();
+    assert_eq!(pair.server_closed, None);
+    assert_eq!(pair.client_closed, None);
+    assert_eq!(pair.client_stanzas().len(), 5000);
+    let acked: Vec<_> = pair
+        .server_events
+        .iter()
+        .filter_map(|e| match e {
+            server::Event::Acked(t) => Some(t.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(acked, tokens, "every stanza confirmed once, in order");
+    // About one request per exchange, not one per stanza.
+    assert!((50..=200).contains(&requests.get()), "{}", requests.get());
+}
+
+#[test]
+fn a_pong_of_the_client_is_counted_on_both_sides() {
+    // The client answers a ping on its own; the server counts the pong, so
+    // the client must too, or the server's next <a/> confirms "too many".
+    let mut pair = Pair::default_pair();
+    pair.run();
+    let to: xmpp_kit::jid::Jid = "juliet@example.com/balcony".parse().unwrap();
+    let ping: minidom::Element = "<ping xmlns='urn:xmpp:ping'/>".parse().unwrap();
+    let ping = xmpp_kit::stanza::Iq::get(Some(to), ping).with_id("p1".to_owned());
+    pair.server.send(pair.now, ping).unwrap();
+    pair.run();
+    let mut tokens = Vec::new();
+    for i in 0..5 {
+        let m = Message::chat("romeo@example.net".parse().unwrap(), format!("c{i}"));
+        tokens.push(pair.client.send(pair.now, m).unwrap());
+    }
+    pair.client.request_ack(pair.now);
+    pair.run();
+    assert_eq!(pair.client_closed, None);
+    let acked: Vec<_> = pair
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            client::Event::Acked(t) => Some(t.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(acked, tokens, "the pong is counted but not reported");
+}
+
+#[test]
+fn an_ack_request_that_crosses_the_close_is_not_answered_after_it() {
+    let mut pair = Pair::default_pair();
+    pair.run();
+    let to: xmpp_kit::jid::Jid = "juliet@example.com/balcony".parse().unwrap();
+    for i in 0..5 {
+        let m = Message::chat(to.clone(), format!("s{i}"));
+        pair.server.send(pair.now, m).unwrap();
+    }
+    pair.drain_server();
+    let in_flight = std::mem::take(&mut pair.s2c);
+    assert!(String::from_utf8_lossy(&in_flight).ends_with("<r xmlns='urn:xmpp:sm:3'/>"));
+    pair.client.close(pair.now);
+    pair.drain_client();
+    let closing = std::mem::take(&mut pair.c2s);
+    assert!(String::from_utf8_lossy(&closing).ends_with("</stream:stream>"));
+    pair.client.handle_input(pair.now, &in_flight).unwrap();
+    pair.drain_client();
+    assert_eq!(
+        String::from_utf8_lossy(&pair.c2s),
+        "",
+        "nothing after the closing tag"
+    );
+    assert_eq!(pair.client_stanzas().len(), 5);
+    pair.c2s = closing;
+    pair.run();
+    assert_eq!(pair.server_closed, Some(server::CloseReason::PeerClosed));
+}

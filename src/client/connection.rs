@@ -109,6 +109,9 @@ struct Sm {
     resume_id: Option<String>,
     location: Option<String>,
     last_request: Instant,
+    /// Tokens of the stanzas the connection sent on its own (pongs, error
+    /// replies), ascending: counted, but not reported in [`Event::Acked`].
+    own: VecDeque<StanzaToken>,
 }
 
 /// A client-to-server stream (sans-IO).
@@ -861,6 +864,7 @@ impl ClientConnection {
                 resume_id: Some(state.id),
                 location: state.location,
                 last_request: now,
+                own: VecDeque::new(),
             });
             self.bound = Some(state.jid.clone());
             self.state = State::Online;
@@ -1017,6 +1021,7 @@ impl ClientConnection {
                 resume_id: None,
                 location: None,
                 last_request: now,
+                own: VecDeque::new(),
             });
         }
         self.event(Event::Online {
@@ -1100,7 +1105,43 @@ impl ClientConnection {
         if let Some((last, _)) = confirmed.last() {
             self.highest_acked = Some(self.highest_acked.map_or(*last, |h| h.max(*last)));
         }
-        self.event(Event::Acked(confirmed.iter().map(|(t, _)| *t).collect()));
+        let mut tokens: Vec<StanzaToken> = confirmed.iter().map(|(t, _)| *t).collect();
+        if let Some(sm) = &mut self.sm {
+            tokens.retain(|token| {
+                while sm.own.front().is_some_and(|own| own < token) {
+                    sm.own.pop_front();
+                }
+                let own = sm.own.front() == Some(token);
+                if own {
+                    sm.own.pop_front();
+                }
+                !own
+            });
+        }
+        if !tokens.is_empty() {
+            self.event(Event::Acked(tokens));
+        }
+    }
+
+    /// Sends a reply the connection makes on its own (a pong, an error for
+    /// a malformed stanza). With stream management on it is counted like
+    /// any stanza, since the server counts it, but left out of
+    /// [`Event::Acked`]; it is dropped if the unacknowledged queue is full,
+    /// and after our closing tag.
+    fn send_own(&mut self, now: Instant, stanza: Stanza) {
+        if !matches!(self.state, State::Online) {
+            return;
+        }
+        if self.sm.is_none() {
+            return self.write(&stanza.to_element_in(StreamNamespace::Client));
+        }
+        let token = StanzaToken(self.next_token);
+        self.next_token += 1;
+        if self.transmit_stanza(now, token, stanza).is_ok()
+            && let Some(sm) = &mut self.sm
+        {
+            sm.own.push_back(token);
+        }
     }
 
     fn handle_online(&mut self, now: Instant, element: Element) {
@@ -1119,17 +1160,22 @@ impl ClientConnection {
             inbound.handled_one();
         }
         match Stanza::try_from(element) {
-            Ok(Stanza::Iq(iq)) => self.handle_iq(iq),
+            Ok(Stanza::Iq(iq)) => self.handle_iq(now, iq),
             Ok(stanza) => self.event(Event::Stanza(stanza)),
             Err(e) => {
-                if let Some(reply) = e.error_reply() {
-                    self.write(&reply);
+                let Some(reply) = e.error_reply() else { return };
+                if self.sm.is_none() {
+                    if matches!(self.state, State::Online) {
+                        self.write(&reply);
+                    }
+                } else if let Ok(reply) = Stanza::try_from(reply) {
+                    self.send_own(now, reply);
                 }
             }
         }
     }
 
-    fn handle_iq(&mut self, iq: Iq) {
+    fn handle_iq(&mut self, now: Instant, iq: Iq) {
         match &iq.kind {
             IqKind::Result(_) | IqKind::Error { .. } => {
                 let own = self.bound.as_ref().map(FullJid::to_bare);
@@ -1160,7 +1206,7 @@ impl ClientConnection {
             }
             IqKind::Get(payload) if Ping::matches(payload) => {
                 let pong = Iq::result_for(&iq, None);
-                self.write(&pong.to_element_in(StreamNamespace::Client));
+                self.send_own(now, Stanza::Iq(pong));
             }
             _ => self.event(Event::Stanza(Stanza::Iq(iq))),
         }
@@ -1168,6 +1214,8 @@ impl ClientConnection {
 
     fn handle_sm(&mut self, now: Instant, element: &Element) {
         match sm::Nonza::parse(element) {
+            // Nothing may follow our closing tag (RFC 6120 section 4.4).
+            Ok(sm::Nonza::Request(_)) if !matches!(self.state, State::Online) => {}
             Ok(sm::Nonza::Request(_)) => {
                 let h = self
                     .sm

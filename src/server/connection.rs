@@ -1,7 +1,8 @@
 //! The [`ServerConnection`] state machine.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -61,7 +62,33 @@ struct Sm {
     outbound: Outbound,
     inbound: Inbound,
     id: String,
+    /// Our `<r/>` is out and no `<a/>` has come since.
+    awaiting_ack: bool,
+    /// Where the ack timer counts from: the later of the last `<r/>` and
+    /// the moment stanzas started waiting. `None` when none wait.
+    ack_base: Option<Instant>,
+    /// Tokens of the stanzas the machine sent on its own (session result,
+    /// error replies), ascending: counted, but not reported in
+    /// [`Event::Acked`].
+    own: VecDeque<StanzaToken>,
 }
+
+impl Sm {
+    fn new(outbound: Outbound, inbound: Inbound, id: String) -> Self {
+        Self {
+            outbound,
+            inbound,
+            id,
+            awaiting_ack: false,
+            ack_base: None,
+            own: VecDeque::new(),
+        }
+    }
+}
+
+/// [`AcceptConfig::ack_request_every`] and
+/// [`AcceptConfig::ack_request_after`] when there is no configuration.
+const DEFAULT_ACK_POLICY: (usize, Duration) = (5, Duration::from_secs(5));
 
 /// The server side of a client stream (sans-IO). Same contract as
 /// [`ClientConnection`](crate::ClientConnection): after every call, drain
@@ -197,6 +224,8 @@ impl ServerConnection {
             let _ = self.fail(ServerError::Timeout(
                 "the client did not finish negotiating in time",
             ));
+        } else if self.ack_deadline().is_some_and(|d| now >= d) {
+            self.request_ack(now);
         }
     }
 
@@ -332,17 +361,17 @@ impl ServerConnection {
         };
         self.write(&resumed.to_element());
         let retransmit = outbound.take_unacked();
-        self.sm = Some(Sm {
+        self.sm = Some(Sm::new(
             outbound,
-            inbound: Inbound::starting_at(state.inbound),
-            id: state.id,
-        });
+            Inbound::starting_at(state.inbound),
+            state.id,
+        ));
         self.next_token = state.next_token;
         self.jid = Some(state.jid.clone());
         self.state = State::Online;
         self.negotiation_deadline = None;
         for (token, stanza) in retransmit {
-            self.transmit(token, stanza);
+            self.transmit(now, token, stanza);
         }
         self.event(Event::Online {
             jid: state.jid,
@@ -355,13 +384,17 @@ impl ServerConnection {
 
     /// Sends a stanza to the client.
     ///
+    /// With stream management on, an ack request (`<r/>`) follows when
+    /// [`AcceptConfig::ack_request_every`] stanzas wait for one.
+    ///
     /// # Errors
     /// [`SendError::NotOnline`] before binding or after the end;
-    /// [`SendError::QueueFull`] when the client does not read (the
-    /// connection then closes with `resource-constraint`).
+    /// [`SendError::QueueFull`] when the client does not read, or does not
+    /// acknowledge [`AcceptConfig::max_unacked`] stanzas (the connection
+    /// then closes with `resource-constraint`).
     pub fn send(
         &mut self,
-        _now: Instant,
+        now: Instant,
         stanza: impl Into<Stanza>,
     ) -> Result<StanzaToken, SendError> {
         if !matches!(self.state, State::Online) || self.error.is_some() {
@@ -391,6 +424,7 @@ impl ServerConnection {
         self.next_token += 1;
         if let Some(sm) = &mut self.sm {
             let _ = sm.outbound.sent(token, stanza);
+            self.after_sent(now);
         }
         Ok(token)
     }
@@ -403,7 +437,20 @@ impl ServerConnection {
         }
         self.writer.write_close(self.outbox.buf());
         self.state = State::Closing;
-        self.close_deadline = Some(now + std::time::Duration::from_secs(5));
+        self.close_deadline = Some(now + Duration::from_secs(5));
+    }
+
+    /// Ends the stream with a stream error (RFC 6120 section 4.9): the
+    /// error and the stream close go out, and the connection ends with
+    /// [`ServerError::Sent`]. For a client that must go: it does not read
+    /// (`resource-constraint`), another session took its resource
+    /// (`conflict`), the server shuts down (`system-shutdown`).
+    pub fn close_with_error(&mut self, _now: Instant, error: StreamError) {
+        if self.error.is_some() || matches!(self.state, State::Closed) {
+            return;
+        }
+        self.send_stream_error(&error);
+        let _ = self.fail(ServerError::Sent(error));
     }
 
     /// Takes what a later connection of this client needs to resume the
@@ -430,19 +477,101 @@ impl ServerConnection {
         self.outbox.poll()
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called:
+    /// the negotiation or close deadline, or when an ack is to be requested
+    /// ([`AcceptConfig::ack_request_after`]).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.error.is_some() || matches!(self.state, State::Closed) {
             return None;
         }
-        match (self.negotiation_deadline, self.close_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.negotiation_deadline,
+            self.close_deadline,
+            self.ack_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ---- internals --------------------------------------------------------
+
+    fn ack_policy(&self) -> (usize, Duration) {
+        self.accept.as_ref().map_or(DEFAULT_ACK_POLICY, |a| {
+            (a.ack_request_every, a.ack_request_after)
+        })
+    }
+
+    /// When the ack timer fires: stanzas wait, online.
+    fn ack_deadline(&self) -> Option<Instant> {
+        if !matches!(self.state, State::Online) {
+            return None;
+        }
+        let sm = self.sm.as_ref()?;
+        if sm.outbound.outstanding() == 0 {
+            return None;
+        }
+        let after = self.ack_policy().1;
+        if after.is_zero() {
+            return None;
+        }
+        sm.ack_base?.checked_add(after)
+    }
+
+    /// After a stanza was recorded as unacknowledged: starts the ack timer
+    /// and asks for an ack once enough wait.
+    fn after_sent(&mut self, now: Instant) {
+        if let Some(sm) = &mut self.sm {
+            sm.ack_base.get_or_insert(now);
+        }
+        self.request_ack_if_due(now);
+    }
+
+    /// Sends `<r/>` if [`AcceptConfig::ack_request_every`] stanzas wait and
+    /// no request is unanswered.
+    fn request_ack_if_due(&mut self, now: Instant) {
+        let every = self.ack_policy().0;
+        let due = self
+            .sm
+            .as_ref()
+            .is_some_and(|sm| every > 0 && !sm.awaiting_ack && sm.outbound.outstanding() >= every);
+        if due {
+            self.request_ack(now);
+        }
+    }
+
+    fn request_ack(&mut self, now: Instant) {
+        if !matches!(self.state, State::Online) || self.error.is_some() {
+            return;
+        }
+        let Some(sm) = &mut self.sm else { return };
+        sm.awaiting_ack = true;
+        sm.ack_base = Some(now);
+        sm.outbound.requested();
+        self.write(&sm::Request.to_element());
+    }
+
+    /// Sends a stanza the machine answers with on its own (the session
+    /// result, error replies). With stream management on it is counted
+    /// like any other, since the client counts it, but left out of
+    /// [`Event::Acked`]; it is dropped if the unacknowledged queue is full,
+    /// and after our closing tag.
+    fn send_own(&mut self, now: Instant, stanza: Stanza) {
+        if !matches!(self.state, State::Online) {
+            return;
+        }
+        let Some(sm) = &mut self.sm else {
+            return self.write_stanza(&stanza);
+        };
+        if !sm.outbound.has_room() {
+            return;
+        }
+        let token = StanzaToken(self.next_token);
+        self.next_token += 1;
+        sm.own.push_back(token);
+        self.transmit(now, token, stanza);
+    }
 
     fn check(&self) -> Result<(), ServerError> {
         self.error.clone().map_or(Ok(()), Err)
@@ -836,9 +965,9 @@ impl ServerConnection {
         }
     }
 
-    fn handle_online(&mut self, _now: Instant, element: Element) {
+    fn handle_online(&mut self, now: Instant, element: Element) {
         if element.has_ns(sm::NS) {
-            return self.handle_sm(&element);
+            return self.handle_sm(now, &element);
         }
         if !Stanza::is_stanza(&element) {
             return self.stream_error(StreamErrorCondition::UnsupportedStanzaType, "not a stanza");
@@ -859,31 +988,37 @@ impl ServerConnection {
                             && p.is("session", NS_SESSION)
                         {
                             let reply = Iq::result_for(iq, None);
-                            return self.write_stanza(&Stanza::Iq(reply));
+                            return self.send_own(now, Stanza::Iq(reply));
                         }
                     }
                 }
                 self.event(Event::Stanza(stanza));
             }
             Err(e) => {
-                if let Some(reply) = e.error_reply() {
-                    self.write(&reply);
+                let Some(reply) = e.error_reply() else { return };
+                if self.sm.is_none() {
+                    if matches!(self.state, State::Online) {
+                        self.write(&reply);
+                    }
+                } else if let Ok(reply) = Stanza::try_from(reply) {
+                    self.send_own(now, reply);
                 }
             }
         }
     }
 
-    fn handle_sm(&mut self, element: &Element) {
+    fn handle_sm(&mut self, now: Instant, element: &Element) {
+        // Nothing may follow our closing tag (RFC 6120 section 4.4); acks
+        // are still taken.
+        if matches!(self.state, State::Closing) && !sm::Answer::matches(element) {
+            return;
+        }
         let enabled = self.accept.as_ref().is_some_and(|a| a.stream_management);
         match sm::Nonza::parse(element) {
             Ok(sm::Nonza::Enable(_)) if enabled && self.sm.is_none() => {
                 let id = self.random_id(16);
                 let max = self.accept.as_ref().map_or(1000, |a| a.max_unacked);
-                self.sm = Some(Sm {
-                    outbound: Outbound::new(max),
-                    inbound: Inbound::default(),
-                    id: id.clone(),
-                });
+                self.sm = Some(Sm::new(Outbound::new(max), Inbound::default(), id.clone()));
                 let reply = sm::Enabled {
                     id: Some(id),
                     resume: true,
@@ -897,18 +1032,37 @@ impl ServerConnection {
                 self.write(&sm::Answer { h }.to_element());
             }
             Ok(sm::Nonza::Answer(answer)) if self.sm.is_some() => {
-                let result = self.sm.as_mut().map(|s| s.outbound.ack(answer.h));
-                match result {
-                    Some(Ok(confirmed)) if !confirmed.is_empty() => {
-                        self.event(Event::Acked(
-                            confirmed.into_iter().map(|(t, _)| t).collect(),
-                        ));
+                let Some(sm) = &mut self.sm else { return };
+                let confirmed = match sm.outbound.ack(answer.h) {
+                    Ok(confirmed) => confirmed,
+                    Err(e) => {
+                        return self.stream_error(
+                            StreamErrorCondition::UndefinedCondition,
+                            &e.to_string(),
+                        );
                     }
-                    Some(Err(e)) => {
-                        self.stream_error(StreamErrorCondition::UndefinedCondition, &e.to_string())
-                    }
-                    _ => {}
+                };
+                // Any answer answers our request.
+                sm.awaiting_ack = false;
+                if sm.outbound.outstanding() == 0 {
+                    sm.ack_base = None;
                 }
+                let mut tokens = Vec::with_capacity(confirmed.len());
+                for (token, _) in confirmed {
+                    while sm.own.front().is_some_and(|own| *own < token) {
+                        sm.own.pop_front();
+                    }
+                    if sm.own.front() == Some(&token) {
+                        sm.own.pop_front();
+                    } else {
+                        tokens.push(token);
+                    }
+                }
+                if !tokens.is_empty() {
+                    self.event(Event::Acked(tokens));
+                }
+                // Stanzas sent while the answer was on its way.
+                self.request_ack_if_due(now);
             }
             _ => {
                 let failed = sm::Failed {
@@ -920,10 +1074,252 @@ impl ServerConnection {
         }
     }
 
-    fn transmit(&mut self, token: StanzaToken, stanza: Stanza) {
+    fn transmit(&mut self, now: Instant, token: StanzaToken, stanza: Stanza) {
         self.write_stanza(&stanza);
         if let Some(sm) = &mut self.sm {
             let _ = sm.outbound.sent(token, stanza);
+            self.after_sent(now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A scripted client against the server machine, in memory: the test
+    //! writes the client's XML and reads what the server answers.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sasl::{ScramCredentials, ScramHash, ServerCredentials};
+    use crate::stanza::Message;
+
+    /// One account, `juliet` / `pw`, for PLAIN.
+    struct Accounts;
+
+    impl ServerCredentials for Accounts {
+        fn scram(&self, _username: &str, _hash: ScramHash) -> Option<ScramCredentials> {
+            None
+        }
+        fn verify_plain(&self, username: &str, password: &str) -> bool {
+            username == "juliet" && password == "pw"
+        }
+    }
+
+    const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+        xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>";
+    const R: &str = "<r xmlns='urn:xmpp:sm:3'/>";
+
+    struct Script {
+        now: Instant,
+        server: ServerConnection,
+        accept: AcceptConfig,
+        /// What the server wrote since the last `take`.
+        received: String,
+        events: Vec<Event>,
+    }
+
+    impl Script {
+        /// A client online over (pretend) direct TLS, with stream
+        /// management enabled.
+        fn online(configure: impl FnOnce(&mut AcceptConfig)) -> Self {
+            let mut script = Self::bound(configure);
+            script.feed("<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+            assert!(script.take().contains("<enabled "));
+            script.events.clear();
+            script
+        }
+
+        /// A client online over (pretend) direct TLS, stream management not
+        /// enabled yet.
+        fn bound(configure: impl FnOnce(&mut AcceptConfig)) -> Self {
+            let now = Instant::now();
+            let mut listen = ListenConfig::new([7; 32]);
+            listen.direct_tls = Some(TlsInfo {
+                channel_bindings: Vec::new(),
+            });
+            let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
+            accept.mechanisms = vec![Mechanism::Plain];
+            configure(&mut accept);
+            let mut script = Self {
+                now,
+                server: ServerConnection::new(listen, now),
+                accept,
+                received: String::new(),
+                events: Vec::new(),
+            };
+            script.feed(HEADER);
+            let auth = BASE64.encode(b"\0juliet\0pw");
+            script.feed(&format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>"
+            ));
+            script.feed(HEADER);
+            script.feed(
+                "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
+            );
+            assert!(script.server.is_online());
+            script.take();
+            script.events.clear();
+            script
+        }
+
+        fn feed(&mut self, xml: &str) {
+            self.server.handle_input(self.now, xml.as_bytes()).unwrap();
+            self.drain();
+        }
+
+        fn drain(&mut self) {
+            while let Some(output) = self.server.poll_output() {
+                match output {
+                    Output::Transmit(bytes) => {
+                        self.received.push_str(std::str::from_utf8(&bytes).unwrap());
+                    }
+                    Output::Event(Event::Header { .. }) => {
+                        self.server.accept(self.now, self.accept.clone()).unwrap();
+                    }
+                    Output::Event(Event::Bind { .. }) => {
+                        let jid = "juliet@example.com/balcony".parse().unwrap();
+                        self.server.complete_bind(self.now, Ok(jid)).unwrap();
+                    }
+                    Output::Event(event) => self.events.push(event),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+
+        fn take(&mut self) -> String {
+            std::mem::take(&mut self.received)
+        }
+
+        fn send(&mut self, n: usize) -> Vec<StanzaToken> {
+            let tokens = (0..n)
+                .map(|i| {
+                    let to = "juliet@example.com/balcony".parse().unwrap();
+                    self.server
+                        .send(self.now, Message::chat(to, format!("m{i}")))
+                        .unwrap()
+                })
+                .collect();
+            self.drain();
+            tokens
+        }
+
+        fn advance(&mut self, by: Duration) {
+            self.now += by;
+            self.server.handle_timeout(self.now);
+            self.drain();
+        }
+
+        fn acked(&mut self) -> Vec<StanzaToken> {
+            std::mem::take(&mut self.events)
+                .into_iter()
+                .flat_map(|e| match e {
+                    Event::Acked(tokens) => tokens,
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn an_ack_is_requested_after_n_stanzas_and_not_again_until_answered() {
+        let mut c = Script::online(|a| a.ack_request_every = 5);
+        c.send(4);
+        assert!(!c.take().contains(R), "not yet");
+        c.send(1);
+        let out = c.take();
+        assert_eq!(out.matches(R).count(), 1, "{out}");
+        assert!(out.ends_with(R), "the request follows the fifth stanza");
+
+        c.send(12);
+        assert!(!c.take().contains(R), "a request is outstanding");
+
+        // The answer covers the five before the request; twelve still wait,
+        // so the next request goes out at once.
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='5'/>");
+        assert_eq!(c.acked().len(), 5);
+        assert_eq!(c.take(), R);
+
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='17'/>");
+        assert_eq!(c.acked().len(), 12);
+        assert_eq!(c.take(), "", "nothing waits: no request");
+        assert_eq!(c.server.poll_timeout(), None, "and no timer");
+
+        // Stanzas sent while the answer was under way wait for the next
+        // request, which waits for the threshold again.
+        let mut tokens = c.send(5);
+        assert_eq!(c.take().matches(R).count(), 1);
+        tokens.extend(c.send(2));
+        c.take();
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='22'/>");
+        assert_eq!(c.take(), "", "two wait, below the threshold");
+        tokens.extend(c.send(2));
+        assert!(!c.take().contains(R), "four wait, below the threshold");
+        tokens.extend(c.send(1));
+        assert_eq!(c.take().matches(R).count(), 1, "five wait again");
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='27'/>");
+        assert_eq!(c.acked(), tokens, "every token once, in order");
+        assert!(c.server.is_online());
+    }
+
+    #[test]
+    fn an_ack_is_requested_when_a_stanza_waited_long_enough() {
+        let after = Duration::from_secs(3);
+        let mut c = Script::online(|a| a.ack_request_after = after);
+        assert_eq!(c.server.poll_timeout(), None, "nothing waits");
+        let start = c.now;
+        c.send(1);
+        assert!(!c.take().contains(R));
+        assert_eq!(c.server.poll_timeout(), Some(start + after));
+
+        c.advance(Duration::from_secs(2));
+        assert!(!c.take().contains(R), "too early");
+        c.advance(Duration::from_secs(1));
+        assert_eq!(c.take(), R);
+        // Unanswered, it is repeated after the same interval.
+        assert_eq!(c.server.poll_timeout(), Some(start + after * 2));
+
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='1'/>");
+        assert_eq!(c.acked().len(), 1);
+        assert_eq!(c.server.poll_timeout(), None);
+    }
+
+    #[test]
+    fn replies_of_the_server_itself_are_counted_but_not_reported() {
+        let mut c = Script::online(|_| {});
+        // The client counts these two, so the server must too.
+        c.feed(
+            "<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>",
+        );
+        c.feed("<iq type='get' id='bad'/>");
+        let out = c.take();
+        assert!(out.contains("id='s1'") && out.contains("id='bad'"), "{out}");
+        let tokens = c.send(3);
+        assert_eq!(c.take().matches(R).count(), 1, "five stanzas wait");
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='5'/>");
+        assert_eq!(c.acked(), tokens, "only the application's stanzas");
+        assert!(c.server.is_online());
+        assert_eq!(c.server.poll_timeout(), None);
+    }
+
+    #[test]
+    fn both_triggers_can_be_turned_off() {
+        let mut c = Script::online(|a| {
+            a.ack_request_every = 0;
+            a.ack_request_after = Duration::ZERO;
+        });
+        c.send(50);
+        assert!(!c.take().contains(R));
+        assert_eq!(c.server.poll_timeout(), None, "no timer, no busy loop");
+        c.feed("<a xmlns='urn:xmpp:sm:3' h='50'/>");
+        assert_eq!(c.acked().len(), 50, "unsolicited acks still count");
+    }
+
+    #[test]
+    fn without_stream_management_no_ack_is_requested() {
+        let mut c = Script::bound(|_| {});
+        c.send(50);
+        assert!(!c.take().contains(R));
+        assert_eq!(c.server.poll_timeout(), None);
     }
 }

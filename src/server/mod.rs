@@ -107,6 +107,24 @@ pub struct AcceptConfig {
     pub max_unacked: usize,
     /// Most bytes of output not yet taken by `poll_output`.
     pub max_outbound_bytes: usize,
+    /// With stream management on, ask the client for an acknowledgement
+    /// (XEP-0198 `<r/>`) once this many stanzas are unacknowledged and no
+    /// request is already unanswered; when the answer leaves at least this
+    /// many unacknowledged, ask again at once. Default 5. `0` turns
+    /// count-based requests off (only
+    /// [`ack_request_after`](Self::ack_request_after) asks). Keep it well
+    /// below [`max_unacked`](Self::max_unacked): a client that answers
+    /// requests then never reaches that limit.
+    pub ack_request_every: usize,
+    /// With stream management on and stanzas unacknowledged, ask for an
+    /// acknowledgement when this long has passed since the first of them
+    /// was sent or since the last request, whichever is later (an
+    /// unanswered request is repeated at this interval). Default 5 s. The
+    /// deadline is part of [`ServerConnection::poll_timeout`]. Zero turns
+    /// timed requests off; with [`ack_request_every`](Self::ack_request_every)
+    /// also `0`, the server never asks and relies on the client acking on
+    /// its own.
+    pub ack_request_after: Duration,
 }
 
 impl std::fmt::Debug for AcceptConfig {
@@ -116,13 +134,18 @@ impl std::fmt::Debug for AcceptConfig {
             .field("tls", &self.tls)
             .field("mechanisms", &self.mechanisms)
             .field("stream_management", &self.stream_management)
+            .field("max_unacked", &self.max_unacked)
+            .field("ack_request_every", &self.ack_request_every)
+            .field("ack_request_after", &self.ack_request_after)
             .finish_non_exhaustive()
     }
 }
 
 impl AcceptConfig {
     /// Secure defaults: TLS required, SCRAM-SHA-256/-1 (with -PLUS when TLS
-    /// gives a channel binding) and PLAIN over TLS, stream management on.
+    /// gives a channel binding) and PLAIN over TLS, stream management on
+    /// (an ack requested every 5 stanzas, or after 5 s; at most 1000
+    /// unacknowledged).
     pub fn new(
         domain: impl Into<String>,
         credentials: Arc<dyn CredentialStore + Send + Sync>,
@@ -142,6 +165,8 @@ impl AcceptConfig {
             max_auth_attempts: 3,
             max_unacked: 1000,
             max_outbound_bytes: 1 << 20,
+            ack_request_every: 5,
+            ack_request_after: Duration::from_secs(5),
         }
     }
 }
@@ -215,7 +240,10 @@ pub enum Event {
     },
     /// A stanza from the client, `from` stamped with its bound address.
     Stanza(Stanza),
-    /// The client confirmed these stanzas (XEP-0198).
+    /// The client confirmed these stanzas (XEP-0198): tokens from
+    /// [`ServerConnection::send`], in order. Replies the connection sends
+    /// on its own (the session result, errors for malformed stanzas) are
+    /// counted but not listed.
     Acked(Vec<StanzaToken>),
 }
 

@@ -196,6 +196,8 @@
 pub mod client;
 pub mod component;
 pub mod ext;
+#[cfg(feature = "hub")]
+pub mod hub;
 pub mod jid;
 pub mod ns;
 #[cfg(feature = "tls")]

@@ -412,6 +412,18 @@ impl ComponentConnection {
         Ok(token)
     }
 
+    /// Ends the stream with a stream error (RFC 6120 section 4.9): the
+    /// error and the stream close go out, and the connection ends with
+    /// [`ComponentError::StreamErrorSent`]. For a peer that must go
+    /// (`conflict`, `system-shutdown`, ...).
+    pub fn close_with_error(&mut self, now: Instant, error: StreamError) {
+        if self.error.is_some() || matches!(self.state, State::Closed) {
+            return;
+        }
+        self.send_stream_error(now, error.clone());
+        let _ = self.fail(now, ComponentError::StreamErrorSent(error));
+    }
+
     /// Closes the stream: sends `</stream:stream>` and waits (bounded by
     /// the close timeout) for the peer's. Stanzas still queued for the
     /// handshake are dropped.

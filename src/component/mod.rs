@@ -296,6 +296,10 @@ pub enum ComponentError {
     /// The transport ended without the stream being closed.
     #[error("the connection was cut")]
     Eof,
+    /// We ended the stream with this error
+    /// ([`ComponentConnection::close_with_error`]).
+    #[error("we sent the stream error {0}")]
+    StreamErrorSent(StreamError),
 }
 
 /// Why [`ComponentConnection::send`] refused a stanza. Nothing was sent.

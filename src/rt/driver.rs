@@ -92,6 +92,10 @@ pub(crate) enum Exit {
     Io(std::io::Error),
 }
 
+/// How long a finished connection waits for a peer that does not read
+/// before its socket is closed anyway.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs one transport until the engine is done.
 pub(crate) async fn run<M, IO, H>(
     engine: &mut Engine<M>,
@@ -112,6 +116,7 @@ where
         commands_open: true,
         closing_io: false,
         eof: false,
+        linger: None,
     };
     std::future::poll_fn(|cx| state.poll(cx, engine, io, sleeper, host)).await
 }
@@ -127,6 +132,8 @@ struct RunState<E, C> {
     closing_io: bool,
     /// The peer closed its side: read no more.
     eof: bool,
+    /// Armed once the engine is done while bytes still wait to be written.
+    linger: Option<BoxFuture<()>>,
 }
 
 impl<E, C> RunState<E, C> {
@@ -184,6 +191,7 @@ impl<E, C> RunState<E, C> {
 
             // 2. Hand outputs to the host.
             let mut host_blocked = false;
+            let mut delivered = false;
             loop {
                 let Some(output) = self.held.take().or_else(|| engine.poll_output()) else {
                     break;
@@ -193,6 +201,7 @@ impl<E, C> RunState<E, C> {
                     host_blocked = true;
                     break;
                 }
+                delivered = true;
             }
 
             // 3. Done: close the socket once everything is written and the
@@ -200,11 +209,28 @@ impl<E, C> RunState<E, C> {
             if engine.is_done() && !write_blocked && self.writing.is_none() && !host_blocked {
                 self.closing_io = true;
             }
+            // A peer that stopped reading cannot hold a finished
+            // connection open: its last bytes get LINGER, then the socket
+            // closes without them.
+            if engine.is_ending() && !self.closing_io && !host_blocked {
+                let linger = self
+                    .linger
+                    .get_or_insert_with(|| sleeper.sleep_until(Instant::now() + LINGER));
+                if linger.as_mut().poll(cx).is_ready() {
+                    self.writing = None;
+                    self.closing_io = true;
+                }
+            }
             if self.closing_io {
                 return match Pin::new(&mut *io).poll_close(cx) {
                     Poll::Ready(_) => Poll::Ready(Exit::Done),
                     Poll::Pending => Poll::Pending,
                 };
+            }
+            // A host may act on the machine while taking an output (answer
+            // a stream header, say): write what that produced first.
+            if delivered && !write_blocked {
+                continue;
             }
 
             // 4. Commands.

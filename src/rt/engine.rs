@@ -186,7 +186,14 @@ pub enum TransportError {
     /// The socket failed (set by adapters).
     #[error("I/O: {0}")]
     Io(String),
+    /// The peer does not read: more than the engine's backlog limit
+    /// ([`Engine::with_max_backlog`]) waits to be written.
+    #[error("the peer does not read: {0} bytes wait to be written")]
+    Backlog(usize),
 }
+
+/// The default of [`Engine::with_max_backlog`].
+const DEFAULT_MAX_BACKLOG: usize = 4 * 1024 * 1024;
 
 /// What the engine has for the application.
 #[derive(Debug)]
@@ -230,6 +237,9 @@ pub struct Engine<M: Machine> {
     #[cfg(feature = "websocket")]
     ws: Option<WebSocket>,
     transmit: VecDeque<Bytes>,
+    /// Bytes in `transmit`.
+    transmit_bytes: usize,
+    max_backlog: usize,
     outputs: VecDeque<Output<M::Event, M::Closed>>,
     handshake_deadline: Option<Instant>,
     done: bool,
@@ -287,6 +297,7 @@ impl<M: Machine> Engine<M> {
         if self.tls.is_none() {
             // What the machine wrote already goes through the framing.
             let early: Vec<Bytes> = self.transmit.drain(..).collect();
+            self.transmit_bytes = 0;
             for bytes in early {
                 self.write_xmpp(bytes);
             }
@@ -308,6 +319,8 @@ impl<M: Machine> Engine<M> {
             #[cfg(feature = "websocket")]
             ws: None,
             transmit: VecDeque::new(),
+            transmit_bytes: 0,
+            max_backlog: DEFAULT_MAX_BACKLOG,
             outputs: VecDeque::new(),
             handshake_deadline: now.map(|now| now + HANDSHAKE_TIMEOUT),
             done: false,
@@ -389,7 +402,28 @@ impl<M: Machine> Engine<M> {
 
     /// Bytes to write to the transport, in order.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        self.transmit.pop_front()
+        let bytes = self.transmit.pop_front()?;
+        self.transmit_bytes = self.transmit_bytes.saturating_sub(bytes.len());
+        Some(bytes)
+    }
+
+    /// Fails the connection with [`TransportError::Backlog`] once more
+    /// than `bytes` wait in [`poll_transmit`](Self::poll_transmit)
+    /// (default 4 MiB): a peer that stops reading cannot make the engine
+    /// grow without end.
+    #[must_use]
+    pub fn with_max_backlog(mut self, bytes: usize) -> Self {
+        self.max_backlog = bytes;
+        self
+    }
+
+    /// Queues bytes for the transport, within the backlog limit.
+    fn queue_transmit(&mut self, bytes: Bytes) {
+        self.transmit_bytes += bytes.len();
+        self.transmit.push_back(bytes);
+        if self.transmit_bytes > self.max_backlog {
+            self.fail(TransportError::Backlog(self.transmit_bytes));
+        }
     }
 
     /// The next event or ending.
@@ -412,6 +446,12 @@ impl<M: Machine> Engine<M> {
     /// to write was taken: close the socket now.
     pub fn is_done(&self) -> bool {
         self.done && self.transmit.is_empty()
+    }
+
+    /// Whether the machine closed or the transport failed, even if bytes
+    /// still wait to be written.
+    pub fn is_ending(&self) -> bool {
+        self.done
     }
 
     // ---- internals ----------------------------------------------------
@@ -591,17 +631,20 @@ impl<M: Machine> Engine<M> {
                     self.fail(TransportError::Io(e.to_string()));
                 }
             }
-            None => self.transmit.push_back(bytes),
+            None => self.queue_transmit(bytes),
         }
     }
 
     fn flush_tls(&mut self) {
-        let Some(tls) = self.tls.as_mut() else { return };
-        while tls.wants_write() {
+        loop {
+            let Some(tls) = self.tls.as_mut() else { return };
+            if !tls.wants_write() {
+                break;
+            }
             let mut out = Vec::new();
             match tls.write_tls(&mut out) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => self.transmit.push_back(Bytes::from(out)),
+                Ok(_) => self.queue_transmit(Bytes::from(out)),
             }
         }
     }

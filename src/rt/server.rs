@@ -68,6 +68,15 @@ pub fn serve_client<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let engine = client_engine(listen, transport)?;
+    Ok(Session::new(engine, io, sleeper))
+}
+
+/// The engine for one client connection on `transport`.
+pub(crate) fn client_engine(
+    listen: ListenConfig,
+    transport: &ServerTransport,
+) -> Result<Engine<ServerConnection>, TransportError> {
     let now = Instant::now();
     let engine = if transport.direct_tls {
         let tls = transport.tls.clone().ok_or(TransportError::NoTlsConfig)?;
@@ -89,7 +98,7 @@ where
     } else {
         engine
     };
-    Ok(Session::new(engine, io, sleeper))
+    Ok(engine)
 }
 
 /// Starts serving one XEP-0114 component connection (plain TCP, as the

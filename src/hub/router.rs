@@ -1,0 +1,1084 @@
+//! The hub's shared state and its routing rules (RFC 6120 section 10,
+//! RFC 6121 section 8): who is online, their presence, rosters, parked
+//! XEP-0198 sessions, components; and what happens to each stanza.
+//!
+//! Sessions never wait on each other: a stanza for another session is
+//! offered to its bounded mailbox, and a session whose mailbox is full is
+//! disconnected (`resource-constraint`) while the sender gets an error.
+
+// An undelivered stanza goes back to the caller by value: boxing it would
+// cost an allocation on every delivery.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::roster::{RosterEffect, Rosters};
+use super::users::UserStore;
+use crate::client::ResumeState;
+use crate::ext::Payload as _;
+use crate::ext::disco::{DiscoInfo, DiscoItem, DiscoItems, Identity};
+use crate::ext::ping::Ping;
+use crate::ext::roster::Roster;
+use crate::ext::version::{Version, VersionQuery};
+use crate::jid::{BareJid, FullJid, Jid};
+use crate::stanza::{
+    DefinedCondition, ErrorType, Iq, IqKind, MessageType, Presence, PresenceType, Stanza,
+    StanzaError,
+};
+use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
+
+/// What a session's task is told out of band.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Close the stream with this error (a stuck client, a replaced
+    /// resource).
+    Kick(StreamError),
+    /// The hub shuts down: close the stream (`system-shutdown`).
+    Shutdown,
+}
+
+/// The way into one session's task: a bounded queue of stanzas, and a
+/// control channel that carries at most a kick and a shutdown.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    pub(crate) conn: u64,
+    stanzas: mpsc::Sender<Stanza>,
+    control: mpsc::UnboundedSender<Control>,
+    kicked: Arc<AtomicBool>,
+}
+
+/// The receiving ends of a [`Mailbox`].
+pub(crate) struct Inbox {
+    pub(crate) stanzas: mpsc::Receiver<Stanza>,
+    pub(crate) control: mpsc::UnboundedReceiver<Control>,
+}
+
+/// A new mailbox for connection `conn`, holding up to `capacity` stanzas.
+pub(crate) fn mailbox(conn: u64, capacity: usize) -> (Mailbox, Inbox) {
+    let (stanzas_tx, stanzas) = mpsc::channel(capacity.max(1));
+    let (control_tx, control) = mpsc::unbounded_channel();
+    (
+        Mailbox {
+            conn,
+            stanzas: stanzas_tx,
+            control: control_tx,
+            kicked: Arc::new(AtomicBool::new(false)),
+        },
+        Inbox { stanzas, control },
+    )
+}
+
+impl Mailbox {
+    /// Closes the session with `error`, once.
+    pub(crate) fn kick(&self, error: StreamError) {
+        if !self.kicked.swap(true, Ordering::SeqCst) {
+            let _gone = self.control.send(Control::Kick(error));
+        }
+    }
+
+    fn shutdown(&self) {
+        let _gone = self.control.send(Control::Shutdown);
+    }
+
+    /// Offers a stanza; gives it back if the session is gone or stuck (a
+    /// stuck session is kicked).
+    fn offer(&self, stanza: Stanza) -> Result<(), Stanza> {
+        match self.stanzas.try_send(stanza) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(stanza)) => {
+                self.kick(
+                    StreamError::new(StreamErrorCondition::ResourceConstraint)
+                        .with_text("the client does not read its stream fast enough"),
+                );
+                Err(stanza)
+            }
+            Err(mpsc::error::TrySendError::Closed(stanza)) => Err(stanza),
+        }
+    }
+}
+
+/// Limits of the hub, beside the XML limits of each stream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HubLimits {
+    /// Stanzas waiting in one session's mailbox; beyond, the session is
+    /// disconnected with `resource-constraint` (default 512).
+    pub session_queue: usize,
+    /// Resources one account may bind at once (default 16).
+    pub max_resources: usize,
+    /// Client connections at once, authenticated or not (default 10 000).
+    pub max_connections: usize,
+    /// How long a session with XEP-0198 resumption waits for its client
+    /// after the connection is lost (default 5 minutes).
+    pub resume_window: Duration,
+    /// Stanzas kept for a parked session while it waits (default 1000).
+    pub parked_queue: usize,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            session_queue: 512,
+            max_resources: 16,
+            max_connections: 10_000,
+            resume_window: Duration::from_secs(300),
+            parked_queue: 1000,
+        }
+    }
+}
+
+/// What the router needs from the hub's configuration.
+pub(crate) struct RouterConfig {
+    pub(crate) domains: Vec<String>,
+    pub(crate) components: HashMap<String, String>,
+    pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) limits: HubLimits,
+}
+
+/// One bound resource.
+struct Resource {
+    /// Its session, or `None` while parked.
+    mailbox: Option<Mailbox>,
+    /// The XEP-0198 id while parked.
+    parked: Option<String>,
+    /// The last available presence it broadcast (`from` its full JID);
+    /// `None` while unavailable.
+    presence: Option<Presence>,
+    /// Whether it asked for the roster (RFC 6121 2.1.6: it gets pushes).
+    interested: bool,
+    /// Entities it sent directed presence to (RFC 6121 4.6).
+    directed: HashSet<Jid>,
+}
+
+struct Parked {
+    state: ResumeState,
+    deadline: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    users: HashMap<BareJid, BTreeMap<String, Resource>>,
+    components: HashMap<String, Mailbox>,
+    parked: HashMap<String, Parked>,
+    /// Every live session, for shutdown.
+    sessions: HashMap<u64, Mailbox>,
+    closing: bool,
+}
+
+/// The hub's state and rules.
+pub(crate) struct Router {
+    pub(crate) config: RouterConfig,
+    state: Mutex<State>,
+    rosters: Mutex<Rosters>,
+    next_push: std::sync::atomic::AtomicU64,
+}
+
+/// Where a stanza for a session goes: its mailbox, or straight into the
+/// session that is routing (which holds its own machine).
+struct Out<'a> {
+    me: u64,
+    mine: &'a mut Vec<Stanza>,
+}
+
+impl Out<'_> {
+    fn to(&mut self, mailbox: &Mailbox, stanza: Stanza) -> Result<(), Stanza> {
+        if mailbox.conn == self.me {
+            self.mine.push(stanza);
+            Ok(())
+        } else {
+            mailbox.offer(stanza)
+        }
+    }
+}
+
+fn error(condition: DefinedCondition) -> StanzaError {
+    StanzaError::new(condition)
+}
+
+fn bare_of(jid: &Jid) -> Option<BareJid> {
+    jid.node().map(|_| jid.to_bare())
+}
+
+impl Router {
+    pub(crate) fn new(config: RouterConfig, rosters: Rosters) -> Self {
+        Self {
+            config,
+            state: Mutex::default(),
+            rosters: Mutex::new(rosters),
+            next_push: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rosters(&self) -> MutexGuard<'_, Rosters> {
+        self.rosters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_local_domain(&self, domain: &str) -> bool {
+        self.config.domains.iter().any(|d| d == domain)
+    }
+
+    /// Registers a live session (for shutdown). `false` when the hub is
+    /// closing or full.
+    pub(crate) fn register_session(&self, mailbox: &Mailbox) -> bool {
+        let mut state = self.state();
+        if state.closing || state.sessions.len() >= self.config.limits.max_connections {
+            return false;
+        }
+        state.sessions.insert(mailbox.conn, mailbox.clone());
+        true
+    }
+
+    pub(crate) fn unregister_session(&self, conn: u64) {
+        self.state().sessions.remove(&conn);
+    }
+
+    /// Starts the shutdown: no new sessions; every session is told.
+    pub(crate) fn shutdown(&self) {
+        let mut state = self.state();
+        state.closing = true;
+        for mailbox in state.sessions.values() {
+            mailbox.shutdown();
+        }
+    }
+
+    pub(crate) fn session_count(&self) -> usize {
+        self.state().sessions.len()
+    }
+
+    // ---- binding, parking, resuming ---------------------------------------
+
+    /// Binds `jid` to `mailbox`. A session already holding the resource
+    /// is replaced (RFC 6120 7.7.2.2: it gets a `conflict` stream error).
+    pub(crate) fn bind(&self, jid: &FullJid, mailbox: &Mailbox) -> Result<(), DefinedCondition> {
+        let mut state = self.state();
+        let resources = state.users.entry(jid.to_bare()).or_default();
+        if let Some(old) = resources.get(jid.resource()) {
+            if let Some(old) = &old.mailbox {
+                old.kick(
+                    StreamError::new(StreamErrorCondition::Conflict)
+                        .with_text("replaced by a new connection"),
+                );
+            }
+        } else if resources.len() >= self.config.limits.max_resources {
+            return Err(DefinedCondition::ResourceConstraint);
+        }
+        let old = resources.insert(
+            jid.resource().to_owned(),
+            Resource {
+                mailbox: Some(mailbox.clone()),
+                parked: None,
+                presence: None,
+                interested: false,
+                directed: HashSet::new(),
+            },
+        );
+        if let Some(id) = old.and_then(|r| r.parked) {
+            state.parked.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// Parks a session whose connection was lost, for resumption.
+    pub(crate) fn park(&self, now: Instant, mailbox: &Mailbox, state: ResumeState) {
+        let mut guard = self.state();
+        let st = &mut *guard;
+        let Some(resource) = st
+            .users
+            .get_mut(&state.jid.to_bare())
+            .and_then(|r| r.get_mut(state.jid.resource()))
+        else {
+            return;
+        };
+        if resource.mailbox.as_ref().map(|m| m.conn) != Some(mailbox.conn) {
+            return;
+        }
+        resource.mailbox = None;
+        resource.parked = Some(state.id.clone());
+        st.parked.insert(
+            state.id.clone(),
+            Parked {
+                state,
+                deadline: now + self.config.limits.resume_window,
+            },
+        );
+    }
+
+    /// Takes a parked session for `user` to resume on `mailbox`.
+    pub(crate) fn resume(
+        &self,
+        user: &BareJid,
+        previd: &str,
+        mailbox: &Mailbox,
+    ) -> Option<ResumeState> {
+        let mut guard = self.state();
+        let st = &mut *guard;
+        if st.parked.get(previd)?.state.jid.to_bare() != *user {
+            return None;
+        }
+        let parked = st.parked.remove(previd)?;
+        let jid = parked.state.jid.clone();
+        let resource = st
+            .users
+            .get_mut(&jid.to_bare())
+            .and_then(|r| r.get_mut(jid.resource()))?;
+        resource.mailbox = Some(mailbox.clone());
+        resource.parked = None;
+        Some(parked.state)
+    }
+
+    /// Ends parked sessions whose window passed; returns how many.
+    pub(crate) fn expire_parked(&self, now: Instant) -> usize {
+        let expired: Vec<ResumeState> = {
+            let mut st = self.state();
+            let ids: Vec<String> = st
+                .parked
+                .iter()
+                .filter(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| st.parked.remove(&id))
+                .map(|p| p.state)
+                .collect()
+        };
+        let count = expired.len();
+        for state in expired {
+            let unacked = state.unacked.into_iter().map(|(_, s)| s).collect();
+            self.gone(&state.jid, None, unacked);
+        }
+        count
+    }
+
+    /// A session ended for good: its resource goes (unless a newer
+    /// session holds it), unavailable presence is broadcast, and the
+    /// messages it never confirmed are bounced.
+    pub(crate) fn gone(&self, jid: &FullJid, mailbox: Option<&Mailbox>, unacked: Vec<Stanza>) {
+        let removed = {
+            let mut st = self.state();
+            let bare = jid.to_bare();
+            let Some(resources) = st.users.get_mut(&bare) else {
+                return;
+            };
+            let ours = resources
+                .get(jid.resource())
+                .is_some_and(|r| match (mailbox, &r.mailbox) {
+                    (Some(m), Some(current)) => m.conn == current.conn,
+                    (None, None) => true,
+                    _ => false,
+                });
+            if !ours {
+                None
+            } else {
+                let removed = resources.remove(jid.resource());
+                if resources.is_empty() {
+                    st.users.remove(&bare);
+                }
+                removed
+            }
+        };
+        let mut ignored = Vec::new();
+        let mut out = Out {
+            me: 0,
+            mine: &mut ignored,
+        };
+        if let Some(resource) = removed
+            && resource.presence.is_some()
+        {
+            let unavailable = Presence::unavailable().with_from(jid.clone().into());
+            self.broadcast(jid, &unavailable, &resource.directed, &mut out);
+        }
+        for stanza in unacked {
+            if let Stanza::Message(m) = &stanza
+                && !matches!(m.kind, MessageType::Error | MessageType::Groupchat)
+                && let Some(reply) =
+                    stanza.error_reply(error(DefinedCondition::RecipientUnavailable))
+            {
+                self.route(reply, &mut out);
+            }
+        }
+    }
+
+    // ---- delivery ---------------------------------------------------------
+
+    /// Delivers to one full JID (a session, or a parked one).
+    fn to_resource(&self, jid: &FullJid, stanza: Stanza, out: &mut Out<'_>) -> Result<(), Stanza> {
+        let mut guard = self.state();
+        let st = &mut *guard;
+        let Some(resource) = st
+            .users
+            .get_mut(&jid.to_bare())
+            .and_then(|r| r.get_mut(jid.resource()))
+        else {
+            return Err(stanza);
+        };
+        if let Some(mailbox) = &resource.mailbox {
+            return out.to(mailbox, stanza);
+        }
+        let Some(parked) = resource
+            .parked
+            .as_ref()
+            .and_then(|id| st.parked.get_mut(id))
+        else {
+            return Err(stanza);
+        };
+        if parked.state.unacked.len() >= self.config.limits.parked_queue {
+            return Err(stanza);
+        }
+        let token = StanzaToken(parked.state.next_token);
+        parked.state.next_token += 1;
+        parked.state.unacked.push((token, stanza));
+        Ok(())
+    }
+
+    /// The available resources of `user` with their priorities.
+    fn available(&self, user: &BareJid) -> Vec<(FullJid, i8)> {
+        let st = self.state();
+        let Some(resources) = st.users.get(user) else {
+            return Vec::new();
+        };
+        resources
+            .iter()
+            .filter_map(|(name, r)| {
+                let presence = r.presence.as_ref()?;
+                let jid = FullJid::new(user.node(), user.domain(), name).ok()?;
+                Some((jid, presence.priority))
+            })
+            .collect()
+    }
+
+    /// Delivers to every available resource of `user` (presence,
+    /// headlines); `true` if at least one took it.
+    fn to_all_available(&self, user: &BareJid, stanza: &Stanza, out: &mut Out<'_>) -> bool {
+        let mut any = false;
+        for (jid, _) in self.available(user) {
+            any |= self.to_resource(&jid, stanza.clone(), out).is_ok();
+        }
+        any
+    }
+
+    fn bounce(&self, stanza: &Stanza, condition: DefinedCondition, out: &mut Out<'_>) {
+        if let Some(reply) = stanza.error_reply(error(condition)) {
+            // An error to an unreachable sender is dropped, never bounced
+            // again (error_reply refuses errors).
+            self.route(reply, out);
+        }
+    }
+
+    /// RFC 6120 10 / RFC 6121 8: everything addressed to someone.
+    fn route(&self, stanza: Stanza, out: &mut Out<'_>) {
+        let Some(to) = stanza.recipient().cloned() else {
+            return;
+        };
+        let domain = to.domain().to_owned();
+        let component = self.state().components.get(&domain).cloned();
+        if let Some(component) = component {
+            if let Err(stanza) = out.to(&component, stanza) {
+                self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+            }
+            return;
+        }
+        if self.config.components.contains_key(&domain) {
+            self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+            return;
+        }
+        if !self.is_local_domain(&domain) {
+            self.bounce(&stanza, DefinedCondition::RemoteServerNotFound, out);
+            return;
+        }
+        let Some(bare) = bare_of(&to) else {
+            // To the server itself, from another entity (a component):
+            // only iq requests get an answer.
+            if let Stanza::Iq(iq) = &stanza {
+                for reply in self.server_iq(iq, None) {
+                    self.route(reply, out);
+                }
+            }
+            return;
+        };
+        if !self.config.users.exists(&bare) {
+            match &stanza {
+                Stanza::Presence(_) => {}
+                Stanza::Message(m) if m.kind == MessageType::Headline => {}
+                _ => self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out),
+            }
+            return;
+        }
+        if let Some(full) = to.as_full() {
+            match self.to_resource(full, stanza, out) {
+                Ok(()) => {}
+                Err(stanza) => self.to_unavailable_full(stanza, &bare, out),
+            }
+            return;
+        }
+        self.to_bare(stanza, &bare, out);
+    }
+
+    /// RFC 6121 8.5.3.2: a full JID that is not online.
+    fn to_unavailable_full(&self, stanza: Stanza, bare: &BareJid, out: &mut Out<'_>) {
+        match &stanza {
+            Stanza::Message(m) => match m.kind {
+                MessageType::Chat | MessageType::Normal => self.to_bare(stanza, bare, out),
+                MessageType::Headline | MessageType::Error => {}
+                MessageType::Groupchat => {
+                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                }
+            },
+            Stanza::Iq(_) => self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out),
+            Stanza::Presence(_) => {}
+        }
+    }
+
+    /// RFC 6121 8.5.2: a bare JID of a local account.
+    fn to_bare(&self, stanza: Stanza, bare: &BareJid, out: &mut Out<'_>) {
+        match &stanza {
+            Stanza::Message(m) => {
+                let kind = m.kind;
+                if kind == MessageType::Groupchat {
+                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                    return;
+                }
+                let resources: Vec<(FullJid, i8)> = self
+                    .available(bare)
+                    .into_iter()
+                    .filter(|(_, p)| *p >= 0)
+                    .collect();
+                // Headlines go to every non-negative resource; chat and
+                // normal to those of the highest priority.
+                let top = resources.iter().map(|(_, p)| *p).max();
+                let mut delivered = false;
+                for (jid, priority) in &resources {
+                    if kind == MessageType::Headline || Some(*priority) == top {
+                        delivered |= self.to_resource(jid, stanza.clone(), out).is_ok();
+                    }
+                }
+                if !delivered && matches!(kind, MessageType::Chat | MessageType::Normal) {
+                    // No offline storage yet (RFC 6121 8.5.2.2.1): the
+                    // sender learns it was not delivered.
+                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                }
+            }
+            Stanza::Presence(p) => match p.kind {
+                PresenceType::Available | PresenceType::Unavailable => {
+                    self.to_all_available(bare, &stanza, out);
+                }
+                PresenceType::Probe => {
+                    if let Some(from) = p.from.as_ref() {
+                        let from = from.clone();
+                        self.answer_probe(bare, &from, out);
+                    }
+                }
+                PresenceType::Error => {
+                    self.to_all_available(bare, &stanza, out);
+                }
+                // Subscription presence between local accounts goes
+                // through the roster, never here; from a component, it is
+                // delivered as is.
+                _ => {
+                    self.to_all_available(bare, &stanza, out);
+                }
+            },
+            Stanza::Iq(iq) => {
+                // RFC 6121 8.5.1: the server answers for the account.
+                let owner = iq.from.as_ref().map(Jid::to_bare).as_ref() == Some(bare);
+                for reply in self.account_iq(iq, bare, owner) {
+                    self.route(reply, out);
+                }
+            }
+        }
+    }
+
+    /// A probe from `from` for `user`'s presence: the presence of each
+    /// available resource, if `from` may see it.
+    fn answer_probe(&self, user: &BareJid, from: &Jid, out: &mut Out<'_>) {
+        let subscriber = from.to_bare();
+        if subscriber != *user && !self.rosters().is_subscribed_to(&subscriber, user) {
+            return;
+        }
+        let presences: Vec<Presence> = {
+            let st = self.state();
+            st.users
+                .get(user)
+                .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
+                .unwrap_or_default()
+        };
+        for presence in presences {
+            self.route(Stanza::Presence(presence.with_to(from.clone())), out);
+        }
+    }
+
+    /// Broadcasts `presence` of `jid` to its subscribers, to its other
+    /// resources and (for unavailable) to whom it sent directed presence.
+    fn broadcast(
+        &self,
+        jid: &FullJid,
+        presence: &Presence,
+        directed: &HashSet<Jid>,
+        out: &mut Out<'_>,
+    ) {
+        let user = jid.to_bare();
+        let subscribers = self.rosters().presence_subscribers(&user);
+        let mut targets: Vec<Jid> = subscribers.into_iter().map(Jid::from).collect();
+        targets.push(user.clone().into());
+        if presence.kind == PresenceType::Unavailable {
+            targets.extend(directed.iter().cloned());
+        }
+        let mut seen = HashSet::new();
+        for target in targets {
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            let stanza = Stanza::Presence(presence.clone().with_to(target.clone()));
+            if target.is_bare() && target.domain() == user.domain() && target.node() == user.node()
+            {
+                // The user's own other resources (not the sender).
+                for (other, _) in self.available(&user) {
+                    if &other != jid {
+                        let _ = self.to_resource(&other, stanza.clone(), out);
+                    }
+                }
+            } else {
+                self.route(stanza, out);
+            }
+        }
+    }
+
+    // ---- what clients send ------------------------------------------------
+
+    /// A stanza from the client bound as `me` (on connection `conn`),
+    /// `from` already stamped by its connection. Returns what goes back to
+    /// that client itself.
+    pub(crate) fn client_stanza(&self, conn: u64, me: &FullJid, stanza: Stanza) -> Vec<Stanza> {
+        let mut mine = Vec::new();
+        let mut out = Out {
+            me: conn,
+            mine: &mut mine,
+        };
+        let user = me.to_bare();
+        match stanza {
+            Stanza::Presence(p) => self.client_presence(me, p, &mut out),
+            Stanza::Iq(iq) => {
+                let to = iq.to.clone();
+                match to {
+                    None => {
+                        let replies = self.own_iq(conn, me, &iq);
+                        out.mine.extend(replies);
+                    }
+                    Some(to) if to.is_bare() && to.to_bare() == user => {
+                        let replies = self.own_iq(conn, me, &iq);
+                        out.mine.extend(replies);
+                    }
+                    Some(to) if to.node().is_none() && self.is_local_domain(to.domain()) => {
+                        let replies = self.server_iq(&iq, Some(&user));
+                        out.mine.extend(replies);
+                    }
+                    Some(_) => self.route(Stanza::Iq(iq), &mut out),
+                }
+            }
+            Stanza::Message(m) => {
+                let to_server =
+                    m.to.as_ref()
+                        .is_none_or(|to| to.node().is_none() && self.is_local_domain(to.domain()));
+                if to_server {
+                    // Nothing here handles messages to the server.
+                    return mine;
+                }
+                self.route(Stanza::Message(m), &mut out);
+            }
+        }
+        mine
+    }
+
+    fn client_presence(&self, me: &FullJid, presence: Presence, out: &mut Out<'_>) {
+        let user = me.to_bare();
+        match (&presence.to, presence.kind) {
+            (None, PresenceType::Available) => {
+                let initial = {
+                    let mut st = self.state();
+                    let Some(resource) = st
+                        .users
+                        .get_mut(&user)
+                        .and_then(|r| r.get_mut(me.resource()))
+                    else {
+                        return;
+                    };
+                    let initial = resource.presence.is_none();
+                    resource.presence = Some(presence.clone());
+                    initial
+                };
+                self.broadcast(me, &presence, &HashSet::new(), out);
+                if initial {
+                    // RFC 6121 4.3: probe the contacts we are subscribed to
+                    // (answered at once, all local), and 3.1.3: pending
+                    // subscription requests.
+                    let (contacts, pending) = {
+                        let rosters = self.rosters();
+                        (
+                            rosters.presence_subscriptions(&user),
+                            rosters.pending_in(&user),
+                        )
+                    };
+                    for contact in contacts {
+                        let presences: Vec<Presence> = {
+                            let st = self.state();
+                            st.users
+                                .get(&contact)
+                                .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
+                                .unwrap_or_default()
+                        };
+                        for p in presences {
+                            out.mine
+                                .push(Stanza::Presence(p.with_to(me.clone().into())));
+                        }
+                    }
+                    for request in pending {
+                        out.mine
+                            .push(Stanza::Presence(request.with_to(user.clone().into())));
+                    }
+                }
+            }
+            (None, PresenceType::Unavailable) => {
+                let directed = {
+                    let mut st = self.state();
+                    let Some(resource) = st
+                        .users
+                        .get_mut(&user)
+                        .and_then(|r| r.get_mut(me.resource()))
+                    else {
+                        return;
+                    };
+                    resource.presence = None;
+                    std::mem::take(&mut resource.directed)
+                };
+                self.broadcast(me, &presence, &directed, out);
+            }
+            (None, _) => {}
+            (Some(to), kind) if kind.is_subscription() => {
+                let to = to.clone();
+                self.client_subscription(me, &presence, &to, out);
+            }
+            (Some(to), PresenceType::Available | PresenceType::Unavailable) => {
+                // Directed presence (RFC 6121 4.6).
+                let to = to.clone();
+                let subscribed = bare_of(&to)
+                    .is_some_and(|contact| self.rosters().is_subscribed_to(&contact, &user));
+                {
+                    let mut st = self.state();
+                    if let Some(resource) = st
+                        .users
+                        .get_mut(&user)
+                        .and_then(|r| r.get_mut(me.resource()))
+                    {
+                        if presence.kind == PresenceType::Available && !subscribed {
+                            if resource.directed.len() < 1000 {
+                                resource.directed.insert(to.clone());
+                            }
+                        } else {
+                            resource.directed.remove(&to);
+                        }
+                    }
+                }
+                self.route(Stanza::Presence(presence), out);
+            }
+            (Some(_), PresenceType::Probe) => {}
+            (Some(_), _) => self.route(Stanza::Presence(presence), out),
+        }
+    }
+
+    fn client_subscription(&self, me: &FullJid, presence: &Presence, to: &Jid, out: &mut Out<'_>) {
+        let user = me.to_bare();
+        let contact = to.to_bare();
+        if !self.is_local_domain(contact.domain()) {
+            // A component (or nowhere): forwarded with the bare JID.
+            let mut stanza = presence.clone();
+            stanza.from = Some(user.into());
+            stanza.to = Some(contact.into());
+            self.route(Stanza::Presence(stanza), out);
+            return;
+        }
+        if contact.node().is_none() || contact == user {
+            return;
+        }
+        if !self.config.users.exists(&contact) {
+            // RFC 6121 3.1.3: no such contact: it "unsubscribes" at once.
+            if presence.kind == PresenceType::Subscribe {
+                let reply = Presence::unsubscribed(user.into()).with_from(contact.into());
+                out.mine.push(Stanza::Presence(reply));
+            }
+            return;
+        }
+        let status = presence.status().map(str::to_owned);
+        let effects =
+            self.rosters()
+                .subscription(&user, presence.kind, &contact, status.as_deref());
+        match effects {
+            Ok(effects) => self.apply(effects, out),
+            Err(condition) => {
+                if let Some(reply) = presence.error_reply(error(condition)) {
+                    out.mine.push(Stanza::Presence(reply));
+                }
+            }
+        }
+    }
+
+    /// Carries out what a roster change asks for.
+    fn apply(&self, effects: Vec<RosterEffect>, out: &mut Out<'_>) {
+        for effect in effects {
+            match effect {
+                RosterEffect::Push { user, item, ver } => {
+                    let interested: Vec<FullJid> = {
+                        let st = self.state();
+                        st.users
+                            .get(&user)
+                            .map(|r| {
+                                r.iter()
+                                    .filter(|(_, r)| r.interested)
+                                    .filter_map(|(name, _)| {
+                                        FullJid::new(user.node(), user.domain(), name).ok()
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    };
+                    for jid in interested {
+                        let id = self.next_push.fetch_add(1, Ordering::Relaxed);
+                        let push = Iq::set(
+                            Some(jid.clone().into()),
+                            Roster::push(item.clone(), Some(&ver)).to_element(),
+                        )
+                        .with_id(format!("push-{id}"));
+                        let _ = self.to_resource(&jid, Stanza::Iq(push), out);
+                    }
+                }
+                RosterEffect::Deliver { to, presence } => {
+                    self.to_all_available(&to, &Stanza::Presence(presence), out);
+                }
+                RosterEffect::SendPresence { of, to } => {
+                    let presences: Vec<Presence> = {
+                        let st = self.state();
+                        st.users
+                            .get(&of)
+                            .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
+                            .unwrap_or_default()
+                    };
+                    for p in presences {
+                        let stanza = Stanza::Presence(p.with_to(to.clone().into()));
+                        self.to_all_available(&to, &stanza, out);
+                    }
+                }
+                RosterEffect::SendUnavailable { of, to } => {
+                    for (jid, _) in self.available(&of) {
+                        let p = Presence::unavailable()
+                            .with_from(jid.into())
+                            .with_to(to.clone().into());
+                        self.to_all_available(&to, &Stanza::Presence(p), out);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- iqs the server answers -------------------------------------------
+
+    /// An iq to the client's own account (no `to`, or its bare JID):
+    /// roster, ping, disco.
+    fn own_iq(&self, conn: u64, me: &FullJid, iq: &Iq) -> Vec<Stanza> {
+        let user = me.to_bare();
+        let (IqKind::Get(payload) | IqKind::Set(payload)) = &iq.kind else {
+            return Vec::new();
+        };
+        if Roster::matches(payload) {
+            return match &iq.kind {
+                IqKind::Get(_) => {
+                    {
+                        let mut st = self.state();
+                        if let Some(resource) = st
+                            .users
+                            .get_mut(&user)
+                            .and_then(|r| r.get_mut(me.resource()))
+                        {
+                            resource.interested = true;
+                        }
+                    }
+                    let roster = self.rosters().get(&user);
+                    vec![Stanza::Iq(Iq::result_for(iq, Some(roster.to_element())))]
+                }
+                IqKind::Set(_) => {
+                    let Ok(roster) = Roster::parse(payload) else {
+                        return reply_error(iq, DefinedCondition::BadRequest);
+                    };
+                    let result = self.rosters().set(&user, &roster);
+                    match result {
+                        Ok(effects) => {
+                            let mut mine = vec![Stanza::Iq(Iq::result_for(iq, None))];
+                            let mut out = Out {
+                                me: conn,
+                                mine: &mut mine,
+                            };
+                            self.apply(effects, &mut out);
+                            mine
+                        }
+                        Err(condition) => reply_error(iq, condition),
+                    }
+                }
+                _ => Vec::new(),
+            };
+        }
+        self.account_iq(iq, &user, true).into_iter().collect()
+    }
+
+    /// An iq to an account's bare JID, answered by the server on its
+    /// behalf (RFC 6121 8.5.1): ping and disco#info; others
+    /// `service-unavailable`.
+    fn account_iq(&self, iq: &Iq, _account: &BareJid, owner: bool) -> Vec<Stanza> {
+        let (IqKind::Get(payload) | IqKind::Set(payload)) = &iq.kind else {
+            return Vec::new();
+        };
+        if matches!(iq.kind, IqKind::Get(_)) && Ping::matches(payload) {
+            return vec![Stanza::Iq(Iq::result_for(iq, None))];
+        }
+        if matches!(iq.kind, IqKind::Get(_)) && DiscoInfo::matches(payload) {
+            let mut info = DiscoInfo::default();
+            info.identities.push(Identity::new("account", "registered"));
+            info.features.push(crate::ext::disco::NS_INFO.to_owned());
+            return vec![Stanza::Iq(Iq::result_for(iq, Some(info.to_element())))];
+        }
+        let _ = owner;
+        reply_error(iq, DefinedCondition::ServiceUnavailable)
+    }
+
+    /// An iq to the server's domain: ping, disco, version.
+    pub(crate) fn server_iq(&self, iq: &Iq, _from: Option<&BareJid>) -> Vec<Stanza> {
+        let IqKind::Get(payload) = &iq.kind else {
+            return match &iq.kind {
+                IqKind::Set(_) => reply_error(iq, DefinedCondition::ServiceUnavailable),
+                _ => Vec::new(),
+            };
+        };
+        if Ping::matches(payload) {
+            return vec![Stanza::Iq(Iq::result_for(iq, None))];
+        }
+        if DiscoInfo::matches(payload) {
+            let request = DiscoInfo::parse(payload).ok();
+            if request.as_ref().is_some_and(|r| r.node.is_some()) {
+                return reply_error(iq, DefinedCondition::ItemNotFound);
+            }
+            let mut info = DiscoInfo::default();
+            info.identities
+                .push(Identity::new("server", "im").with_name("xmpp-kit hub"));
+            for feature in [
+                crate::ext::disco::NS_INFO,
+                crate::ext::disco::NS_ITEMS,
+                crate::ext::ping::NS,
+                crate::ext::version::NS,
+                crate::ext::roster::NS,
+                crate::ext::sm::NS,
+            ] {
+                info.features.push(feature.to_owned());
+            }
+            return vec![Stanza::Iq(Iq::result_for(iq, Some(info.to_element())))];
+        }
+        if DiscoItems::matches(payload) {
+            let mut items = DiscoItems::default();
+            let mut domains: Vec<&String> = self.config.components.keys().collect();
+            domains.sort();
+            for domain in domains {
+                if let Ok(jid) = domain.parse::<Jid>() {
+                    items.items.push(DiscoItem::new(jid));
+                }
+            }
+            return vec![Stanza::Iq(Iq::result_for(iq, Some(items.to_element())))];
+        }
+        if VersionQuery::matches(payload) {
+            let version = VersionQuery::from(Version {
+                name: "xmpp-kit hub".to_owned(),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                os: None,
+            });
+            return vec![Stanza::Iq(Iq::result_for(iq, Some(version.to_element())))];
+        }
+        reply_error(iq, DefinedCondition::ServiceUnavailable)
+    }
+
+    // ---- components ---------------------------------------------------------
+
+    /// Registers a component's session for `domain`; `false` if another
+    /// session holds it.
+    pub(crate) fn attach_component(&self, domain: &str, mailbox: &Mailbox) -> bool {
+        let mut st = self.state();
+        if st.components.contains_key(domain) {
+            return false;
+        }
+        st.components.insert(domain.to_owned(), mailbox.clone());
+        true
+    }
+
+    pub(crate) fn detach_component(&self, domain: &str, conn: u64) {
+        let mut st = self.state();
+        if st.components.get(domain).is_some_and(|m| m.conn == conn) {
+            st.components.remove(domain);
+        }
+    }
+
+    /// A stanza from the component `domain`: its `from` must be in the
+    /// component's domain.
+    pub(crate) fn component_stanza(&self, conn: u64, domain: &str, stanza: Stanza) -> Vec<Stanza> {
+        let mut mine = Vec::new();
+        let mut out = Out {
+            me: conn,
+            mine: &mut mine,
+        };
+        let from_ok = stanza.sender().is_some_and(|f| f.domain() == domain);
+        if !from_ok {
+            if let Some(reply) = stanza.error_reply(
+                StanzaError::with_type(ErrorType::Cancel, DefinedCondition::NotAllowed)
+                    .with_text("from must be in the component's domain"),
+            ) {
+                out.mine.push(reply);
+            }
+            return mine;
+        }
+        self.route(stanza, &mut out);
+        mine
+    }
+
+    /// Sends a stanza from the hub's application (its `from` must be set).
+    pub(crate) fn inject(&self, stanza: Stanza) {
+        let mut ignored = Vec::new();
+        let mut out = Out {
+            me: 0,
+            mine: &mut ignored,
+        };
+        self.route(stanza, &mut out);
+    }
+
+    /// Bare JIDs with at least one bound resource.
+    pub(crate) fn online_users(&self) -> Vec<BareJid> {
+        self.state().users.keys().cloned().collect()
+    }
+}
+
+fn reply_error(iq: &Iq, condition: DefinedCondition) -> Vec<Stanza> {
+    iq.error_reply(StanzaError::new(condition))
+        .map(Stanza::Iq)
+        .into_iter()
+        .collect()
+}
+
+/// A new resource name: random, so that it reveals nothing.
+pub(crate) fn random_resource() -> String {
+    let seed = crate::rt::client::os_seed();
+    let mut name = String::from("hub-");
+    for byte in seed.iter().take(8) {
+        name.push_str(&format!("{byte:02x}"));
+    }
+    name
+}

@@ -1,0 +1,736 @@
+//! The embedded hub with several of our clients and a component, over
+//! real TLS on loopback: routing to full and bare JIDs, presence and
+//! rosters, iq routing and errors, misbehaving clients, XEP-0198 resume on
+//! the hub side, clean shutdown.
+#![cfg(feature = "hub")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::{AsyncRead, AsyncWrite, StreamExt as _};
+use tokio_util::compat::TokioAsyncReadCompatExt as _;
+use xmpp_kit::client::ConnectionError;
+use xmpp_kit::ext::Payload as _;
+use xmpp_kit::ext::disco::{DiscoInfo, DiscoItems};
+use xmpp_kit::ext::ping::Ping;
+use xmpp_kit::ext::roster::{Roster, Subscription};
+use xmpp_kit::hub::{Hub, HubLimits};
+use xmpp_kit::jid::{BareJid, Jid};
+use xmpp_kit::rt::Roots;
+use xmpp_kit::rt::client::{Client, ClientBuilder, ClientError, ClientEvent};
+use xmpp_kit::rt::component::{Component, ComponentEvent};
+use xmpp_kit::rt::tokio::TokioSleeper;
+use xmpp_kit::stanza::{
+    DefinedCondition, Iq, IqKind, Message, MessageType, Presence, PresenceType, Stanza,
+};
+use xmpp_kit::stream::StreamErrorCondition;
+
+const DOMAIN: &str = "hub.test";
+const PASSWORD: &str = "hub-test-pw";
+const COMPONENT: &str = "push.hub.test";
+const SECRET: &str = "component-secret";
+const WAIT: Duration = Duration::from_secs(10);
+
+const USERS: &[&str] = &["alice", "bob", "carol", "dave"];
+
+async fn start_hub_with(limits: HubLimits) -> Hub {
+    let mut builder = Hub::builder(DOMAIN)
+        .listen("127.0.0.1:0")
+        .components("127.0.0.1:0")
+        .component(COMPONENT, SECRET)
+        .limits(limits);
+    for user in USERS {
+        builder = builder.user(&format!("{user}@{DOMAIN}"), PASSWORD);
+    }
+    builder.start().await.expect("the hub starts")
+}
+
+async fn start_hub() -> Hub {
+    let limits = HubLimits::default();
+    start_hub_with(limits).await
+}
+
+fn builder(hub: &Hub, user: &str) -> ClientBuilder {
+    ClientBuilder::new(&format!("{user}@{DOMAIN}"), PASSWORD)
+        .server(&hub.c2s_addr().unwrap().to_string())
+        .roots(Roots::ExtraOnly)
+        .ca_pem(hub.ca_pem().unwrap().as_bytes().to_vec())
+}
+
+async fn connect(hub: &Hub, user: &str) -> Client {
+    tokio::time::timeout(WAIT, builder(hub, user).connect())
+        .await
+        .expect("login in time")
+        .unwrap_or_else(|e| panic!("{user} could not log in: {e}"))
+}
+
+async fn online(hub: &Hub, user: &str) -> Client {
+    let client = connect(hub, user).await;
+    client.send(Presence::available()).await.unwrap();
+    client
+}
+
+fn jid(s: &str) -> Jid {
+    s.parse().unwrap()
+}
+
+fn bare(user: &str) -> BareJid {
+    format!("{user}@{DOMAIN}").parse().unwrap()
+}
+
+/// The next stanza `pick` accepts (others are dropped).
+async fn next_where<T>(
+    client: &mut Client,
+    what: &str,
+    mut pick: impl FnMut(&Stanza) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, client.next()).await {
+            Err(_) => panic!("no {what} in time"),
+            Ok(Some(ClientEvent::Stanza(stanza))) => {
+                if let Some(found) = pick(&stanza) {
+                    return found;
+                }
+            }
+            Ok(Some(ClientEvent::Disconnected { error, .. })) => {
+                panic!("disconnected while waiting for {what}: {error}")
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("client ended while waiting for {what}"),
+        }
+    }
+}
+
+fn body(stanza: &Stanza) -> Option<(String, Option<Jid>)> {
+    match stanza {
+        Stanza::Message(m) if m.kind != MessageType::Error => {
+            m.body().map(|b| (b.to_owned(), m.from.clone()))
+        }
+        _ => None,
+    }
+}
+
+fn message_error(stanza: &Stanza) -> Option<DefinedCondition> {
+    match stanza {
+        Stanza::Message(m) if m.kind == MessageType::Error => m.error.as_ref().map(|e| e.condition),
+        _ => None,
+    }
+}
+
+/// Nothing matching `pick` arrives for a while.
+async fn nothing_where(client: &mut Client, mut pick: impl FnMut(&Stanza) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, client.next()).await {
+        if let ClientEvent::Stanza(stanza) = event {
+            assert!(!pick(&stanza), "unexpected {stanza:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn messages_to_full_and_bare_jids_follow_priority() {
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let mut bob1 = connect(&hub, "bob").await;
+    bob1.send(Presence::available().with_priority(5))
+        .await
+        .unwrap();
+    let mut bob2 = connect(&hub, "bob").await;
+    bob2.send(Presence::available().with_priority(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // Full JID: exactly that resource, with from stamped.
+    alice
+        .send(Message::chat(bob2.jid().clone().into(), "to bob2"))
+        .await
+        .unwrap();
+    let (text, from) = next_where(&mut bob2, "the message to bob2", body).await;
+    assert_eq!(text, "to bob2");
+    assert_eq!(from, Some(alice.jid().clone().into()));
+
+    // Bare JID, chat: the highest priority resource only.
+    alice
+        .send(Message::chat(bare("bob").into(), "to bare bob"))
+        .await
+        .unwrap();
+    let (text, _) = next_where(&mut bob1, "the message to bare bob", body).await;
+    assert_eq!(text, "to bare bob");
+    nothing_where(&mut bob2, |s| {
+        body(s).is_some_and(|(t, _)| t == "to bare bob")
+    })
+    .await;
+
+    // Headline to the bare JID: every non-negative resource.
+    let mut headline = Message::headline(bare("bob").into());
+    headline = headline.with_body("news");
+    alice.send(headline).await.unwrap();
+    next_where(&mut bob1, "the headline at bob1", |s| {
+        body(s).filter(|(t, _)| t == "news")
+    })
+    .await;
+    next_where(&mut bob2, "the headline at bob2", |s| {
+        body(s).filter(|(t, _)| t == "news")
+    })
+    .await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn undeliverable_stanzas_get_the_right_errors() {
+    let hub = start_hub().await;
+    let mut alice = online(&hub, "alice").await;
+
+    // An account with no available resource (no offline storage yet).
+    alice
+        .send(Message::chat(bare("carol").into(), "anyone?"))
+        .await
+        .unwrap();
+    let condition = next_where(&mut alice, "the error for carol", message_error).await;
+    assert_eq!(condition, DefinedCondition::ServiceUnavailable);
+
+    // No such account.
+    alice
+        .send(Message::chat(jid(&format!("nobody@{DOMAIN}")), "hello?"))
+        .await
+        .unwrap();
+    let condition = next_where(&mut alice, "the error for nobody", message_error).await;
+    assert_eq!(condition, DefinedCondition::ServiceUnavailable);
+
+    // Another domain: no server-to-server.
+    let error = alice
+        .request(Iq::get(Some(jid("elsewhere.example")), Ping.to_element()))
+        .await
+        .unwrap_err();
+    assert_stanza_error(&error, DefinedCondition::RemoteServerNotFound);
+
+    // An iq to a full JID that is not online.
+    let error = alice
+        .request(Iq::get(
+            Some(jid(&format!("bob@{DOMAIN}/gone"))),
+            Ping.to_element(),
+        ))
+        .await
+        .unwrap_err();
+    assert_stanza_error(&error, DefinedCondition::ServiceUnavailable);
+
+    // An iq the server does not implement.
+    let unknown = minidom::Element::builder("query", "urn:example:unknown").build();
+    let error = alice
+        .request(Iq::get(Some(jid(DOMAIN)), unknown))
+        .await
+        .unwrap_err();
+    assert_stanza_error(&error, DefinedCondition::ServiceUnavailable);
+
+    // A configured component that is not connected.
+    let error = alice
+        .request(Iq::get(Some(jid(COMPONENT)), Ping.to_element()))
+        .await
+        .unwrap_err();
+    assert_stanza_error(&error, DefinedCondition::ServiceUnavailable);
+    hub.shutdown().await;
+}
+
+fn assert_stanza_error(error: &ClientError, condition: DefinedCondition) {
+    match error {
+        ClientError::Stanza(e) => assert_eq!(e.condition, condition, "{error}"),
+        other => panic!("expected a stanza error {condition:?}, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn iqs_route_between_clients_and_the_server_answers_its_own() {
+    let hub = start_hub().await;
+    let alice = connect(&hub, "alice").await;
+    let bob = connect(&hub, "bob").await;
+    // Our client answers pings itself.
+    let answer = alice
+        .request(Iq::get(Some(bob.jid().clone().into()), Ping.to_element()))
+        .await
+        .unwrap();
+    assert!(matches!(answer.kind, IqKind::Result(_)));
+    assert_eq!(answer.from, Some(bob.jid().clone().into()));
+    // The server: ping, disco (components listed), version.
+    let answer = alice
+        .request(Iq::get(Some(jid(DOMAIN)), Ping.to_element()))
+        .await
+        .unwrap();
+    assert!(matches!(answer.kind, IqKind::Result(_)));
+    let info = alice
+        .request(Iq::get(
+            Some(jid(DOMAIN)),
+            DiscoInfo::request(None).to_element(),
+        ))
+        .await
+        .unwrap()
+        .payload_as::<DiscoInfo>()
+        .unwrap()
+        .unwrap();
+    assert!(info.has_identity("server", "im"));
+    assert!(info.has_feature("urn:xmpp:ping"));
+    let items = alice
+        .request(Iq::get(
+            Some(jid(DOMAIN)),
+            DiscoItems::request(None).to_element(),
+        ))
+        .await
+        .unwrap()
+        .payload_as::<DiscoItems>()
+        .unwrap()
+        .unwrap();
+    assert!(
+        items.items.iter().any(|i| i.jid == jid(COMPONENT)),
+        "{items:?}"
+    );
+    // An iq to another account's bare JID is answered by the server.
+    let answer = alice
+        .request(Iq::get(Some(bare("bob").into()), Ping.to_element()))
+        .await
+        .unwrap();
+    assert_eq!(answer.from, Some(bare("bob").into()));
+    hub.shutdown().await;
+}
+
+fn roster_push(stanza: &Stanza) -> Option<(Iq, xmpp_kit::ext::roster::Item)> {
+    let Stanza::Iq(iq) = stanza else { return None };
+    if !matches!(iq.kind, IqKind::Set(_)) {
+        return None;
+    }
+    let roster = iq.payload_as::<Roster>()?.ok()?;
+    Some((iq.clone(), roster.single_item().ok()?.clone()))
+}
+
+fn presence_from(stanza: &Stanza, kind: PresenceType, from: &BareJid) -> Option<()> {
+    let Stanza::Presence(p) = stanza else {
+        return None;
+    };
+    (p.kind == kind && p.from.as_ref()?.to_bare() == *from).then_some(())
+}
+
+async fn roster(client: &Client) -> Roster {
+    client
+        .request(Iq::get(None, Roster::request(None).to_element()))
+        .await
+        .unwrap()
+        .payload_as::<Roster>()
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn subscription_handshake_roster_pushes_and_presence_broadcast() {
+    let hub = start_hub().await;
+    let mut alice = connect(&hub, "alice").await;
+    let mut bob = connect(&hub, "bob").await;
+    assert!(roster(&alice).await.items.is_empty());
+    assert!(roster(&bob).await.items.is_empty());
+    alice.send(Presence::available()).await.unwrap();
+    bob.send(Presence::available()).await.unwrap();
+
+    alice
+        .send(Presence::subscribe(bare("bob").into()))
+        .await
+        .unwrap();
+    let (push, item) = next_where(&mut alice, "alice's push (ask)", roster_push).await;
+    assert_eq!(item.jid, bare("bob"));
+    assert!(item.ask);
+    assert_eq!(item.subscription, Subscription::None);
+    alice.send(Iq::result_for(&push, None)).await.unwrap();
+    next_where(&mut bob, "the request", |s| {
+        presence_from(s, PresenceType::Subscribe, &bare("alice"))
+    })
+    .await;
+    bob.send(Presence::subscribed(bare("alice").into()))
+        .await
+        .unwrap();
+    // Bob's roster now has alice as from; alice's has bob as to, and gets
+    // bob's presence.
+    let (_, item) = next_where(&mut bob, "bob's push (from)", roster_push).await;
+    assert_eq!(item.subscription, Subscription::From);
+    next_where(&mut alice, "the approval", |s| {
+        presence_from(s, PresenceType::Subscribed, &bare("bob"))
+    })
+    .await;
+    next_where(&mut alice, "bob's presence", |s| {
+        presence_from(s, PresenceType::Available, &bare("bob"))
+    })
+    .await;
+    let alice_roster = roster(&alice).await;
+    assert_eq!(alice_roster.items.len(), 1);
+    assert_eq!(alice_roster.items[0].subscription, Subscription::To);
+
+    // A later presence change of bob is broadcast to alice; alice's is not
+    // sent to bob (he has no subscription to her).
+    bob.send(Presence::available().with_status("busy"))
+        .await
+        .unwrap();
+    let status = next_where(&mut alice, "bob's new status", |s| match s {
+        Stanza::Presence(p) if p.from.as_ref().map(Jid::to_bare) == Some(bare("bob")) => {
+            p.status().map(str::to_owned)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, "busy");
+    alice
+        .send(Presence::available().with_status("here"))
+        .await
+        .unwrap();
+    nothing_where(&mut bob, |s| {
+        presence_from(s, PresenceType::Available, &bare("alice")).is_some()
+    })
+    .await;
+
+    // Bob goes away: alice learns it.
+    bob.close().await;
+    next_where(&mut alice, "bob's unavailable", |s| {
+        presence_from(s, PresenceType::Unavailable, &bare("bob"))
+    })
+    .await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_spoofed_from_is_replaced_by_the_real_address() {
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let mut bob = online(&hub, "bob").await;
+    let spoofed = Message::chat(bob.jid().clone().into(), "who am I?")
+        .with_from(jid(&format!("carol@{DOMAIN}/spoof")));
+    alice.send(spoofed).await.unwrap();
+    let (text, from) = next_where(&mut bob, "the spoofed message", body).await;
+    assert_eq!(text, "who am I?");
+    assert_eq!(
+        from,
+        Some(alice.jid().clone().into()),
+        "from stamped by the hub"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_oversized_stanza_ends_only_that_client() {
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let mut bob = online(&hub, "bob").await;
+    let (carol, mut carol_events) = online(&hub, "carol").await.split();
+    let huge = "x".repeat(300 * 1024);
+    carol
+        .send(Message::chat(bob.jid().clone().into(), huge))
+        .await
+        .unwrap();
+    let error = tokio::time::timeout(WAIT, async {
+        loop {
+            match carol_events.next().await {
+                Some(ClientEvent::Disconnected { error, .. }) => return error,
+                Some(_) => {}
+                None => panic!("carol ended without a disconnection"),
+            }
+        }
+    })
+    .await
+    .expect("carol is cut off");
+    match &error {
+        ClientError::Connection(ConnectionError::StreamError(e)) => {
+            assert_eq!(
+                e.condition,
+                StreamErrorCondition::PolicyViolation,
+                "{error}"
+            );
+        }
+        // The hub closes the socket after its stream error; a client still
+        // writing its huge stanza may see the write fail first.
+        ClientError::Transport(_) => {}
+        other => panic!("expected a stream error, got {other}"),
+    }
+    // The others carry on.
+    alice
+        .send(Message::chat(bob.jid().clone().into(), "still here"))
+        .await
+        .unwrap();
+    let (text, _) = next_where(&mut bob, "the next message", body).await;
+    assert_eq!(text, "still here");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_disconnected_and_others_keep_going() {
+    let limits = HubLimits::default();
+    let hub = start_hub_with(limits).await;
+    // Alice floods and does not care about the errors that come back.
+    let (alice, alice_events) = online(&hub, "alice").await.split();
+    drop(alice_events);
+    let mut bob = online(&hub, "bob").await;
+    // Carol never reads her events: her client stops reading the socket.
+    let (carol, _carol_events) = online(&hub, "carol").await.split();
+    let carol_jid: Jid = carol.jid().clone().into();
+    let big = "y".repeat(8 * 1024);
+    let flood = tokio::spawn({
+        let alice = alice.clone();
+        async move {
+            for _ in 0..3000 {
+                if alice
+                    .send(Message::chat(carol_jid.clone(), big.clone()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    // Meanwhile bob still gets service.
+    for i in 0..5 {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(3),
+            bob.request(Iq::get(Some(jid(DOMAIN)), Ping.to_element())),
+        )
+        .await
+        .expect("the hub answers bob in time")
+        .unwrap();
+        assert!(matches!(answer.kind, IqKind::Result(_)), "ping {i}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::timeout(Duration::from_secs(60), flood)
+        .await
+        .expect("the flood ends")
+        .unwrap();
+    // Carol was cut off: at most her parked session remains, no longer a
+    // live connection.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while hub.connections() > 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck client is still connected ({} connections)",
+            hub.connections()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    alice
+        .send(Message::chat(bob.jid().clone().into(), "after the flood"))
+        .await
+        .unwrap();
+    next_where(&mut bob, "the message after the flood", |s| {
+        body(s).filter(|(t, _)| t == "after the flood")
+    })
+    .await;
+    drop(carol);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flooding_client_does_not_starve_the_others() {
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let mut bob = online(&hub, "bob").await;
+    let (dave, _dave_events) = online(&hub, "dave").await.split();
+    // Dave floods the server with pings, never waiting for answers.
+    let flood = tokio::spawn(async move {
+        for _ in 0..20_000 {
+            let iq = Iq::get(Some(jid(DOMAIN)), Ping.to_element());
+            if dave.send(iq).await.is_err() {
+                break;
+            }
+        }
+    });
+    for i in 0..10 {
+        let started = std::time::Instant::now();
+        alice
+            .send(Message::chat(bob.jid().clone().into(), format!("m{i}")))
+            .await
+            .unwrap();
+        let (text, _) = next_where(&mut bob, "a message during the flood", body).await;
+        assert_eq!(text, format!("m{i}"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "a message took {:?} during the flood",
+            started.elapsed()
+        );
+    }
+    flood.abort();
+    hub.shutdown().await;
+}
+
+/// A transport the test can cut (reads and writes fail from then on).
+struct Killable<IO> {
+    io: IO,
+    killed: Arc<AtomicBool>,
+}
+
+impl<IO> Killable<IO> {
+    fn check(&self) -> std::io::Result<()> {
+        if self.killed.load(Ordering::SeqCst) {
+            Err(std::io::ErrorKind::ConnectionReset.into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Killable<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Killable<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_close(cx)
+    }
+}
+
+#[tokio::test]
+async fn stream_management_resume_on_the_hub_loses_nothing() {
+    const N: usize = 60;
+    let hub = start_hub().await;
+    let sender = online(&hub, "alice").await;
+    let switch: Arc<Mutex<Option<Arc<AtomicBool>>>> = Arc::default();
+    let address = hub.c2s_addr().unwrap();
+    let slot = Arc::clone(&switch);
+    let connector = move || {
+        let slot = Arc::clone(&slot);
+        async move {
+            let tcp = tokio::net::TcpStream::connect(address).await?;
+            let killed = Arc::new(AtomicBool::new(false));
+            *slot.lock().unwrap() = Some(Arc::clone(&killed));
+            Ok(Killable {
+                io: tcp.compat(),
+                killed,
+            })
+        }
+    };
+    let mut receiver = builder(&hub, "bob")
+        .connect_with(connector, TokioSleeper, |task| {
+            tokio::spawn(task);
+        })
+        .await
+        .unwrap();
+    let to: Jid = receiver.jid().clone().into();
+    let collecting = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let mut resumed = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while got.len() < N {
+            match tokio::time::timeout_at(deadline, receiver.next()).await {
+                Err(_) => break,
+                Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                    if let Some(b) = m.body() {
+                        got.push(b.to_owned());
+                    }
+                }
+                Ok(Some(ClientEvent::Online { resumed: r, .. })) => {
+                    assert!(r, "not resumed");
+                    resumed += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+            }
+        }
+        (got, resumed)
+    });
+    for i in 0..N {
+        if i == 25
+            && let Some(flag) = switch.lock().unwrap().as_ref()
+        {
+            flag.store(true, Ordering::SeqCst);
+        }
+        sender
+            .send(Message::chat(to.clone(), format!("sm-{i}")))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (got, resumed) = collecting.await.unwrap();
+    let expected: Vec<String> = (0..N).map(|i| format!("sm-{i}")).collect();
+    assert_eq!(got, expected, "every message exactly once, in order");
+    assert_eq!(resumed, 1);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn components_exchange_messages_and_a_wrong_secret_is_refused() {
+    let hub = start_hub().await;
+    let address = hub.component_addr().unwrap().to_string();
+    let wrong = Component::connect(&address, COMPONENT, "not-the-secret").await;
+    assert!(wrong.is_err(), "a wrong secret must be refused");
+    let mut component = Component::connect(&address, COMPONENT, SECRET)
+        .await
+        .unwrap();
+    let mut alice = online(&hub, "alice").await;
+    let bot = jid(&format!("bot@{COMPONENT}"));
+    alice
+        .send(Message::chat(bot.clone(), "hi component"))
+        .await
+        .unwrap();
+    let from = tokio::time::timeout(WAIT, async {
+        loop {
+            match component.next().await {
+                Some(ComponentEvent::Stanza(Stanza::Message(m))) => return m.from.unwrap(),
+                Some(_) => {}
+                None => panic!("component ended"),
+            }
+        }
+    })
+    .await
+    .expect("the component gets the message");
+    assert_eq!(from, Jid::from(alice.jid().clone()));
+    // The component pushes to the bare JID of the account.
+    component
+        .send(Message::chat(bare("alice").into(), "pushed").with_from(bot.clone()))
+        .await
+        .unwrap();
+    let (text, sender) = next_where(&mut alice, "the push", body).await;
+    assert_eq!(text, "pushed");
+    assert_eq!(sender, Some(bot));
+    component.close().await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_every_stream_with_system_shutdown() {
+    let hub = start_hub().await;
+    let (alice, mut events) = online(&hub, "alice").await.split();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hub.shutdown().await;
+    let error = tokio::time::timeout(WAIT, async {
+        loop {
+            match events.next().await {
+                Some(ClientEvent::Disconnected { error, .. }) => return error,
+                Some(_) => {}
+                None => panic!("ended without a disconnection"),
+            }
+        }
+    })
+    .await
+    .expect("the client learns of the shutdown");
+    match &error {
+        ClientError::Connection(ConnectionError::StreamError(e)) => {
+            assert_eq!(e.condition, StreamErrorCondition::SystemShutdown);
+        }
+        other => panic!("expected system-shutdown, got {other}"),
+    }
+    drop(alice);
+}

@@ -451,3 +451,73 @@ async fn component_answers_and_echoes() {
     outcome.assert_success("component");
     tokio::time::timeout(LIMIT, alice.close()).await.unwrap();
 }
+
+/// README's main command: the hub starts, a client logs in as a demo
+/// account, receives pushed events, and the hub shuts down cleanly at the
+/// end of `--run-for`.
+#[cfg(feature = "hub")]
+#[tokio::test]
+async fn push_hub_serves_clients_and_pushes_events() {
+    let dir = std::env::temp_dir().join(format!("xmpp-kit-push-hub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    let ca = ca_file.to_str().unwrap().to_owned();
+    let mut hub = Example::spawn(
+        "push_hub",
+        &[
+            "--port",
+            "0",
+            "--component-port",
+            "0",
+            "--ca-file",
+            &ca,
+            "--run-for",
+            "6",
+        ],
+    );
+    let serving = hub.wait_line("push_hub: serving ").await;
+    // "push_hub: serving localhost on 127.0.0.1:PORT (STARTTLS ...".
+    let address = serving
+        .split_whitespace()
+        .nth(4)
+        .expect("the address in the serving line")
+        .to_owned();
+    hub.wait_line("component push.localhost: online").await;
+    let mut alice = ClientBuilder::new("alice@localhost", "alice-pw")
+        .server(&address)
+        .roots(Roots::ExtraOnly)
+        .ca_file(&ca_file)
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("alice could not log in to the hub at {address}: {e}"));
+    alice
+        .send(xmpp_kit::stanza::Presence::available())
+        .await
+        .unwrap();
+    // alice is subscribed from the start: an event arrives within 2 s.
+    let event = tokio::time::timeout(Duration::from_secs(5), next_message(&mut alice))
+        .await
+        .expect("a pushed event");
+    assert_eq!(
+        event.from.as_ref().map(Jid::as_str),
+        Some("events@push.localhost")
+    );
+    let body = event.body().unwrap_or_default();
+    assert!(body.starts_with("event #"), "{body}");
+    // The server answers pings too.
+    let answer = request(
+        &alice,
+        Iq::get(Some("localhost".parse().unwrap()), Ping.to_element()),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(answer.kind, IqKind::Result(_)));
+    // At the end of --run-for, a clean shutdown: alice is told.
+    let outcome = hub.finish().await;
+    outcome.assert_success("push_hub");
+    assert!(
+        outcome.stdout.iter().any(|l| l == "push_hub: stopped"),
+        "{outcome:#?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,8 +18,6 @@
     unreachable_pub
 )]
 
-#[path = "../rt_support/mod.rs"]
-mod rt_support;
 mod scenarios;
 mod servers;
 mod slixmpp;

@@ -1,6 +1,6 @@
-//! slixmpp, an independent Python XMPP client, against our server side:
-//! `slixmpp_peer.py` logs in as alice over STARTTLS (verifying the test
-//! CA), enables XEP-0198, exchanges a message with our own client (bob),
+//! slixmpp, an independent Python XMPP client, against our server side,
+//! the embedded hub (`xmpp_kit::hub`): `slixmpp_peer.py` logs in as alice
+//! over STARTTLS (verifying the CA the hub made at start), enables XEP-0198, exchanges a message with our own client (bob),
 //! pings the server, checks that the server acks its stanzas and
 //! disconnects cleanly. Every step the script passes prints an `ok:` line.
 //!
@@ -20,7 +20,12 @@ use xmpp_kit::jid::Jid;
 use xmpp_kit::rt::client::{Client, ClientEvent};
 use xmpp_kit::stanza::{Message, Stanza};
 
-use crate::rt_support::{DOMAIN, PASSWORD, TestServer, flows};
+use xmpp_kit::hub::Hub;
+use xmpp_kit::rt::Roots;
+use xmpp_kit::rt::client::ClientBuilder;
+
+const DOMAIN: &str = "hub.test";
+const PASSWORD: &str = "slixmpp-interop-pw";
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/slixmpp_peer.py");
 /// The bound on the whole run.
@@ -31,31 +36,51 @@ const SCRIPT_LIMIT: Duration = Duration::from_secs(45);
 const FROM_SLIXMPP: &str = "hello from slixmpp";
 const FROM_US: &str = "hello from xmpp-kit";
 
-/// Runs `slixmpp_peer.py` with `python` against our test server while our
+/// Runs `slixmpp_peer.py` with `python` against the hub while our
 /// client answers it; `Err` carries the script's exit status and output.
 /// Set `XMPP_KIT_INTEROP_DEBUG` to have the script log its XML exchange.
 pub async fn slixmpp_against_our_server(python: &Path) -> Result<(), String> {
     let deadline = Instant::now() + LIMIT;
-    let server = timeout_at(deadline, TestServer::start(&["alice", "bob"]))
+    let hub = Hub::builder(DOMAIN)
+        .listen("127.0.0.1:0")
+        .user(&format!("alice@{DOMAIN}"), PASSWORD)
+        .user(&format!("bob@{DOMAIN}"), PASSWORD)
+        .start()
         .await
-        .map_err(|_| format!("the test server did not start within {LIMIT:?}"))?;
+        .map_err(|e| format!("the hub did not start: {e}"))?;
+    let address = hub.c2s_addr().ok_or("the hub has no client listener")?;
+    let ca_pem = hub.ca_pem().ok_or("the hub made no CA")?.to_owned();
+    let ca_file = std::env::temp_dir().join(format!(
+        "xmpp-kit-slixmpp-ca-{}-{}.pem",
+        std::process::id(),
+        address.port()
+    ));
+    std::fs::write(&ca_file, &ca_pem).map_err(|e| format!("{}: {e}", ca_file.display()))?;
     let mut bob = timeout_at(
         deadline,
-        flows::builder(&server, "bob", server.starttls).connect(),
+        ClientBuilder::new(&format!("bob@{DOMAIN}"), PASSWORD)
+            .server(&address.to_string())
+            .roots(Roots::ExtraOnly)
+            .ca_pem(ca_pem.into_bytes())
+            .connect(),
     )
     .await
     .map_err(|_| format!("our client did not connect within {LIMIT:?}"))?
     .map_err(|e| format!("our client (bob) could not connect: {e}"))?;
+    // Available, so that a message to the bare JID reaches it.
+    bob.send(xmpp_kit::stanza::Presence::available())
+        .await
+        .map_err(|e| format!("our client's presence: {e}"))?;
 
     let mut command = Command::new(python);
     command
         .arg(SCRIPT)
-        .args(["--host", &server.starttls.ip().to_string()])
-        .args(["--port", &server.starttls.port().to_string()])
+        .args(["--host", &address.ip().to_string()])
+        .args(["--port", &address.port().to_string()])
         .args(["--jid", &format!("alice@{DOMAIN}")])
         .args(["--password", PASSWORD])
         .arg("--ca")
-        .arg(&server.ca.ca_file)
+        .arg(&ca_file)
         .args(["--peer", &format!("bob@{DOMAIN}")])
         .args(["--timeout", &SCRIPT_LIMIT.as_secs().to_string()])
         .stdin(Stdio::null())
@@ -88,6 +113,8 @@ pub async fn slixmpp_against_our_server(python: &Path) -> Result<(), String> {
     let stdout = stdout.await.map_err(|e| e.to_string())?;
     let stderr = stderr.await.map_err(|e| e.to_string())?;
     let _ = tokio::time::timeout(Duration::from_secs(5), bob.close()).await;
+    hub.shutdown().await;
+    let _ = std::fs::remove_file(&ca_file);
 
     let report = |problem: &str| {
         let status = match &status {

@@ -5,14 +5,11 @@
 #![cfg(feature = "hub")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+mod killable;
+
 use std::time::Duration;
 
-use futures::{AsyncRead, AsyncWrite, StreamExt as _};
-use tokio_util::compat::TokioAsyncReadCompatExt as _;
+use futures::StreamExt as _;
 use xmpp_kit::client::ConnectionError;
 use xmpp_kit::ext::Payload as _;
 use xmpp_kit::ext::disco::{DiscoInfo, DiscoItems};
@@ -557,71 +554,13 @@ async fn a_flooding_client_does_not_starve_the_others() {
     hub.shutdown().await;
 }
 
-/// A transport the test can cut (reads and writes fail from then on).
-struct Killable<IO> {
-    io: IO,
-    killed: Arc<AtomicBool>,
-}
-
-impl<IO> Killable<IO> {
-    fn check(&self) -> std::io::Result<()> {
-        if self.killed.load(Ordering::SeqCst) {
-            Err(std::io::ErrorKind::ConnectionReset.into())
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Killable<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Killable<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_close(cx)
-    }
-}
-
 #[tokio::test]
 async fn stream_management_resume_on_the_hub_loses_nothing() {
     const N: usize = 60;
     let hub = start_hub().await;
     let sender = online(&hub, "alice").await;
-    let switch: Arc<Mutex<Option<Arc<AtomicBool>>>> = Arc::default();
-    let address = hub.c2s_addr().unwrap();
-    let slot = Arc::clone(&switch);
-    let connector = move || {
-        let slot = Arc::clone(&slot);
-        async move {
-            let tcp = tokio::net::TcpStream::connect(address).await?;
-            let killed = Arc::new(AtomicBool::new(false));
-            *slot.lock().unwrap() = Some(Arc::clone(&killed));
-            Ok(Killable {
-                io: tcp.compat(),
-                killed,
-            })
-        }
-    };
+    let switch = killable::KillSwitch::default();
+    let connector = killable::connector(hub.c2s_addr().unwrap(), switch.clone());
     let mut receiver = builder(&hub, "bob")
         .connect_with(connector, TokioSleeper, |task| {
             tokio::spawn(task);
@@ -652,10 +591,8 @@ async fn stream_management_resume_on_the_hub_loses_nothing() {
         (got, resumed)
     });
     for i in 0..N {
-        if i == 25
-            && let Some(flag) = switch.lock().unwrap().as_ref()
-        {
-            flag.store(true, Ordering::SeqCst);
+        if i == 25 {
+            switch.kill();
         }
         sender
             .send(Message::chat(to.clone(), format!("sm-{i}")))

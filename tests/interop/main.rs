@@ -18,6 +18,8 @@
     unreachable_pub
 )]
 
+#[path = "../killable/mod.rs"]
+mod killable;
 mod scenarios;
 mod servers;
 mod slixmpp;

@@ -4,14 +4,11 @@
 //! reports the message).
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::{AsyncRead, AsyncWrite, StreamExt as _};
+use futures::StreamExt as _;
 use minidom::Element;
-use tokio_util::compat::TokioAsyncReadCompatExt as _;
 use xmpp_kit::client::ConnectionError;
 use xmpp_kit::ext::Payload as _;
 use xmpp_kit::ext::disco::{DiscoInfo, DiscoItems};
@@ -29,6 +26,7 @@ use xmpp_kit::rt::tokio::TokioSleeper;
 use xmpp_kit::sasl::{Mechanism, SaslError};
 use xmpp_kit::stanza::{Iq, IqKind, Message, Presence, PresenceType, Stanza};
 
+use crate::killable::KillSwitch;
 use crate::servers::{ADMIN, COMPONENT, COMPONENT_SECRET, DOMAIN, PASSWORD, PUBSUB, Target};
 
 /// How long one wait for a stanza may take.
@@ -456,83 +454,9 @@ pub async fn roster_and_subscription(t: Target) {
     b.close().await;
 }
 
-/// A transport the test can cut: after `kill`, reads and writes fail as
-/// if the network dropped the connection.
-struct Killable<IO> {
-    io: IO,
-    killed: Arc<AtomicBool>,
-}
-
-impl<IO> Killable<IO> {
-    fn check(&self) -> std::io::Result<()> {
-        if self.killed.load(Ordering::SeqCst) {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "killed by the test",
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl<IO: AsyncRead + Unpin> AsyncRead for Killable<IO> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Killable<IO> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.check()?;
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_close(cx)
-    }
-}
-
-/// A switch that cuts the client's current TCP connection.
-#[derive(Clone, Default)]
-struct KillSwitch(Arc<Mutex<Option<Arc<AtomicBool>>>>);
-
-impl KillSwitch {
-    fn kill(&self) {
-        if let Some(flag) = self.0.lock().unwrap().as_ref() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
 /// Connects `user` over STARTTLS through a transport the test can cut.
 async fn connect_killable(t: &Target, user: &str, switch: KillSwitch) -> Client {
-    let address = t.starttls;
-    let connector = move || {
-        let switch = switch.clone();
-        async move {
-            let tcp = tokio::net::TcpStream::connect(address).await?;
-            tcp.set_nodelay(true)?;
-            let killed = Arc::new(AtomicBool::new(false));
-            *switch.0.lock().unwrap() = Some(Arc::clone(&killed));
-            Ok(Killable {
-                io: tcp.compat(),
-                killed,
-            })
-        }
-    };
+    let connector = crate::killable::connector(t.starttls, switch);
     builder(t, user)
         .connect_with(connector, TokioSleeper, |task| {
             tokio::spawn(task);

@@ -671,3 +671,45 @@ async fn shutdown_closes_every_stream_with_system_shutdown() {
     }
     drop(alice);
 }
+
+#[tokio::test]
+async fn direct_tls_and_websocket_clients_reach_starttls_clients() {
+    let hub = Hub::builder(DOMAIN)
+        .listen("127.0.0.1:0")
+        .direct_tls("127.0.0.1:0")
+        .websocket("127.0.0.1:0", true)
+        .user(&format!("alice@{DOMAIN}"), PASSWORD)
+        .user(&format!("bob@{DOMAIN}"), PASSWORD)
+        .user(&format!("carol@{DOMAIN}"), PASSWORD)
+        .start()
+        .await
+        .unwrap();
+    let ca = hub.ca_pem().unwrap().as_bytes().to_vec();
+    let direct = ClientBuilder::new(&format!("alice@{DOMAIN}"), PASSWORD)
+        .server(&hub.direct_tls_addr().unwrap().to_string())
+        .direct_tls(true)
+        .roots(Roots::ExtraOnly)
+        .ca_pem(ca.clone())
+        .connect()
+        .await
+        .expect("direct TLS login");
+    let port = hub.websocket_addr().unwrap().port();
+    let ws = ClientBuilder::new(&format!("bob@{DOMAIN}"), PASSWORD)
+        .websocket(&format!("wss://localhost:{port}/xmpp-websocket"))
+        .roots(Roots::ExtraOnly)
+        .ca_pem(ca)
+        .connect()
+        .await
+        .expect("wss login");
+    let mut carol = online(&hub, "carol").await;
+    for (client, text) in [(&direct, "over direct TLS"), (&ws, "over WebSocket")] {
+        client
+            .send(Message::chat(carol.jid().clone().into(), text))
+            .await
+            .unwrap();
+        let (got, from) = next_where(&mut carol, text, body).await;
+        assert_eq!(got, text);
+        assert_eq!(from, Some(client.jid().clone().into()));
+    }
+    hub.shutdown().await;
+}

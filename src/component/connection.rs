@@ -374,17 +374,30 @@ impl ComponentConnection {
         now: Instant,
         stanza: impl Into<Stanza>,
     ) -> Result<StanzaToken, SendError> {
+        self.try_send(now, stanza.into())
+            .map_err(|(error, _)| error)
+    }
+
+    /// [`send`](Self::send), giving a refused stanza back (for a router
+    /// that answers its sender with an error instead of losing it).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), with the stanza.
+    pub fn try_send(
+        &mut self,
+        now: Instant,
+        mut stanza: Stanza,
+    ) -> Result<StanzaToken, (SendError, Box<Stanza>)> {
         if self.error.is_some() || matches!(self.state, State::Closing { .. } | State::Closed) {
-            return Err(SendError::Closed);
+            return Err((SendError::Closed, Box::new(stanza)));
         }
-        let mut stanza = stanza.into();
         let (Some(from), Some(_)) = (stanza.sender(), stanza.recipient()) else {
-            return Err(SendError::MissingAddress);
+            return Err((SendError::MissingAddress, Box::new(stanza)));
         };
         if matches!(self.role, Role::Connecting { .. })
             && self.domain.as_deref() != Some(from.domain())
         {
-            return Err(SendError::InvalidFrom);
+            return Err((SendError::InvalidFrom, Box::new(stanza)));
         }
         stanza.assign_id(&mut self.ids);
         let element = stanza.to_element_in(StreamNamespace::ComponentAccept);
@@ -396,13 +409,13 @@ impl ComponentConnection {
             &mut self.held
         };
         let start = target.len();
-        self.writer
-            .write_element(&element, target)
-            .map_err(SendError::Unwritable)?;
+        if let Err(e) = self.writer.write_element(&element, target) {
+            return Err((SendError::Unwritable(e), Box::new(stanza)));
+        }
         let len = target.len().saturating_sub(start);
         if waiting.saturating_add(len) > self.settings.max_queued {
             target.truncate(start);
-            return Err(SendError::QueueFull(waiting));
+            return Err((SendError::QueueFull(waiting), Box::new(stanza)));
         }
         if online {
             self.last_tx = now;

@@ -73,6 +73,17 @@ pub(crate) fn mailbox(conn: u64, capacity: usize) -> (Mailbox, Inbox) {
     )
 }
 
+impl Control {
+    /// The stream error that ends the session.
+    pub(crate) fn into_error(self) -> StreamError {
+        match self {
+            Self::Kick(error) => error,
+            Self::Shutdown => StreamError::new(StreamErrorCondition::SystemShutdown)
+                .with_text("the hub is shutting down"),
+        }
+    }
+}
+
 impl Mailbox {
     /// Closes the session with `error`, once.
     pub(crate) fn kick(&self, error: StreamError) {
@@ -140,12 +151,17 @@ pub(crate) struct RouterConfig {
     pub(crate) limits: HubLimits,
 }
 
+/// Where a bound resource's stanzas go.
+enum Link {
+    /// Its session.
+    Live(Mailbox),
+    /// Its parked XEP-0198 state, by id, while it waits for resumption.
+    Parked(String),
+}
+
 /// One bound resource.
 struct Resource {
-    /// Its session, or `None` while parked.
-    mailbox: Option<Mailbox>,
-    /// The XEP-0198 id while parked.
-    parked: Option<String>,
+    link: Link,
     /// The last available presence it broadcast (`from` its full JID);
     /// `None` while unavailable.
     presence: Option<Presence>,
@@ -185,7 +201,12 @@ struct Out<'a> {
     mine: &'a mut Vec<Stanza>,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    /// For stanzas that do not come from a session.
+    fn nobody(mine: &'a mut Vec<Stanza>) -> Self {
+        Self { me: 0, mine }
+    }
+
     fn to(&mut self, mailbox: &Mailbox, stanza: Stanza) -> Result<(), Stanza> {
         if mailbox.conn == self.me {
             self.mine.push(stanza);
@@ -194,6 +215,46 @@ impl Out<'_> {
             mailbox.offer(stanza)
         }
     }
+}
+
+/// Which available resources of an account get a stanza.
+#[derive(Clone, Copy)]
+enum Fanout<'a> {
+    /// Every available resource, but `except` (presence).
+    All { except: Option<&'a str> },
+    /// Those with a non-negative priority (headlines).
+    NonNegative,
+    /// The non-negative ones of the highest priority (chat, normal).
+    Top,
+}
+
+/// Delivers to one resource: its session's mailbox, or its parked state
+/// (up to `limit` stanzas waiting).
+fn deliver(
+    link: &Link,
+    parked: &mut HashMap<String, Parked>,
+    limit: usize,
+    stanza: Stanza,
+    out: &mut Out<'_>,
+) -> Result<(), Stanza> {
+    match link {
+        Link::Live(mailbox) => out.to(mailbox, stanza),
+        Link::Parked(id) => match parked.get_mut(id) {
+            Some(p) if p.state.unacked.len() < limit => {
+                park_stanza(&mut p.state, stanza);
+                Ok(())
+            }
+            _ => Err(stanza),
+        },
+    }
+}
+
+/// Adds a stanza to a parked session's state: it goes out when the
+/// session resumes, like the stanzas it never confirmed.
+pub(crate) fn park_stanza(state: &mut ResumeState, stanza: Stanza) {
+    let token = StanzaToken(state.next_token);
+    state.next_token += 1;
+    state.unacked.push((token, stanza));
 }
 
 fn error(condition: DefinedCondition) -> StanzaError {
@@ -262,7 +323,7 @@ impl Router {
         let mut state = self.state();
         let resources = state.users.entry(jid.to_bare()).or_default();
         if let Some(old) = resources.get(jid.resource()) {
-            if let Some(old) = &old.mailbox {
+            if let Link::Live(old) = &old.link {
                 old.kick(
                     StreamError::new(StreamErrorCondition::Conflict)
                         .with_text("replaced by a new connection"),
@@ -274,14 +335,13 @@ impl Router {
         let old = resources.insert(
             jid.resource().to_owned(),
             Resource {
-                mailbox: Some(mailbox.clone()),
-                parked: None,
+                link: Link::Live(mailbox.clone()),
                 presence: None,
                 interested: false,
                 directed: HashSet::new(),
             },
         );
-        if let Some(id) = old.and_then(|r| r.parked) {
+        if let Some(Link::Parked(id)) = old.map(|r| r.link) {
             state.parked.remove(&id);
         }
         Ok(())
@@ -298,11 +358,10 @@ impl Router {
         else {
             return;
         };
-        if resource.mailbox.as_ref().map(|m| m.conn) != Some(mailbox.conn) {
+        if !matches!(&resource.link, Link::Live(live) if live.conn == mailbox.conn) {
             return;
         }
-        resource.mailbox = None;
-        resource.parked = Some(state.id.clone());
+        resource.link = Link::Parked(state.id.clone());
         st.parked.insert(
             state.id.clone(),
             Parked {
@@ -330,8 +389,7 @@ impl Router {
             .users
             .get_mut(&jid.to_bare())
             .and_then(|r| r.get_mut(jid.resource()))?;
-        resource.mailbox = Some(mailbox.clone());
-        resource.parked = None;
+        resource.link = Link::Live(mailbox.clone());
         Some(parked.state)
     }
 
@@ -370,9 +428,9 @@ impl Router {
             };
             let ours = resources
                 .get(jid.resource())
-                .is_some_and(|r| match (mailbox, &r.mailbox) {
-                    (Some(m), Some(current)) => m.conn == current.conn,
-                    (None, None) => true,
+                .is_some_and(|r| match (mailbox, &r.link) {
+                    (Some(m), Link::Live(current)) => m.conn == current.conn,
+                    (None, Link::Parked(_)) => true,
                     _ => false,
                 });
             if !ours {
@@ -386,10 +444,7 @@ impl Router {
             }
         };
         let mut ignored = Vec::new();
-        let mut out = Out {
-            me: 0,
-            mine: &mut ignored,
-        };
+        let mut out = Out::nobody(&mut ignored);
         if let Some(resource) = removed
             && resource.presence.is_some()
         {
@@ -409,60 +464,92 @@ impl Router {
 
     // ---- delivery ---------------------------------------------------------
 
-    /// Delivers to one full JID (a session, or a parked one).
-    fn to_resource(&self, jid: &FullJid, stanza: Stanza, out: &mut Out<'_>) -> Result<(), Stanza> {
+    /// Delivers to one bound resource of `user` (a session, or a parked
+    /// one).
+    fn to_resource(
+        &self,
+        user: &BareJid,
+        resource: &str,
+        stanza: Stanza,
+        out: &mut Out<'_>,
+    ) -> Result<(), Stanza> {
         let mut guard = self.state();
         let st = &mut *guard;
-        let Some(resource) = st
-            .users
-            .get_mut(&jid.to_bare())
-            .and_then(|r| r.get_mut(jid.resource()))
-        else {
+        let Some(resource) = st.users.get(user).and_then(|r| r.get(resource)) else {
             return Err(stanza);
         };
-        if let Some(mailbox) = &resource.mailbox {
-            return out.to(mailbox, stanza);
-        }
-        let Some(parked) = resource
-            .parked
-            .as_ref()
-            .and_then(|id| st.parked.get_mut(id))
-        else {
-            return Err(stanza);
-        };
-        if parked.state.unacked.len() >= self.config.limits.parked_queue {
-            return Err(stanza);
-        }
-        let token = StanzaToken(parked.state.next_token);
-        parked.state.next_token += 1;
-        parked.state.unacked.push((token, stanza));
-        Ok(())
+        deliver(
+            &resource.link,
+            &mut st.parked,
+            self.config.limits.parked_queue,
+            stanza,
+            out,
+        )
     }
 
-    /// The available resources of `user` with their priorities.
-    fn available(&self, user: &BareJid) -> Vec<(FullJid, i8)> {
-        let st = self.state();
+    /// Delivers to the available resources of `user` that `fanout` picks,
+    /// under one lock, cloning the stanza only for the second recipient
+    /// on; `Err` gives it back when none took it.
+    fn to_available(
+        &self,
+        user: &BareJid,
+        fanout: Fanout<'_>,
+        stanza: Stanza,
+        out: &mut Out<'_>,
+    ) -> Result<(), Stanza> {
+        let mut guard = self.state();
+        let st = &mut *guard;
         let Some(resources) = st.users.get(user) else {
-            return Vec::new();
+            return Err(stanza);
         };
-        resources
-            .iter()
-            .filter_map(|(name, r)| {
-                let presence = r.presence.as_ref()?;
-                let jid = FullJid::new(user.node(), user.domain(), name).ok()?;
-                Some((jid, presence.priority))
+        let available = || {
+            resources.iter().filter_map(|(name, r)| {
+                Some((name.as_str(), &r.link, r.presence.as_ref()?.priority))
             })
-            .collect()
+        };
+        let top = available().map(|(_, _, p)| p).filter(|p| *p >= 0).max();
+        let targets: Vec<&Link> = available()
+            .filter(|(name, _, priority)| match fanout {
+                Fanout::All { except } => except != Some(*name),
+                Fanout::NonNegative => *priority >= 0,
+                Fanout::Top => Some(*priority) == top,
+            })
+            .map(|(_, link, _)| link)
+            .collect();
+        let limit = self.config.limits.parked_queue;
+        let last = targets.len().saturating_sub(1);
+        let mut stanza = Some(stanza);
+        let mut delivered = false;
+        for (i, link) in targets.into_iter().enumerate() {
+            let copy = if i == last {
+                stanza.take()
+            } else {
+                stanza.clone()
+            };
+            let Some(copy) = copy else { break };
+            match deliver(link, &mut st.parked, limit, copy, out) {
+                Ok(()) => delivered = true,
+                Err(back) => {
+                    if stanza.is_none() {
+                        stanza = Some(back);
+                    }
+                }
+            }
+        }
+        match stanza {
+            Some(stanza) if !delivered => Err(stanza),
+            _ => Ok(()),
+        }
     }
 
-    /// Delivers to every available resource of `user` (presence,
-    /// headlines); `true` if at least one took it.
-    fn to_all_available(&self, user: &BareJid, stanza: &Stanza, out: &mut Out<'_>) -> bool {
-        let mut any = false;
-        for (jid, _) in self.available(user) {
-            any |= self.to_resource(&jid, stanza.clone(), out).is_ok();
-        }
-        any
+    /// The current presence of each available resource of `user` (their
+    /// `from` is the resource's full JID).
+    fn presences_of(&self, user: &BareJid) -> Vec<Presence> {
+        self.state()
+            .users
+            .get(user)
+            .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
+            .unwrap_or_default()
     }
 
     fn bounce(&self, stanza: &Stanza, condition: DefinedCondition, out: &mut Out<'_>) {
@@ -498,7 +585,7 @@ impl Router {
             // To the server itself, from another entity (a component):
             // only iq requests get an answer.
             if let Stanza::Iq(iq) = &stanza {
-                for reply in self.server_iq(iq, None) {
+                for reply in self.server_iq(iq) {
                     self.route(reply, out);
                 }
             }
@@ -513,7 +600,7 @@ impl Router {
             return;
         }
         if let Some(full) = to.as_full() {
-            match self.to_resource(full, stanza, out) {
+            match self.to_resource(&bare, full.resource(), stanza, out) {
                 Ok(()) => {}
                 Err(stanza) => self.to_unavailable_full(stanza, &bare, out),
             }
@@ -546,50 +633,34 @@ impl Router {
                     self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
                     return;
                 }
-                let resources: Vec<(FullJid, i8)> = self
-                    .available(bare)
-                    .into_iter()
-                    .filter(|(_, p)| *p >= 0)
-                    .collect();
                 // Headlines go to every non-negative resource; chat and
                 // normal to those of the highest priority.
-                let top = resources.iter().map(|(_, p)| *p).max();
-                let mut delivered = false;
-                for (jid, priority) in &resources {
-                    if kind == MessageType::Headline || Some(*priority) == top {
-                        delivered |= self.to_resource(jid, stanza.clone(), out).is_ok();
-                    }
-                }
-                if !delivered && matches!(kind, MessageType::Chat | MessageType::Normal) {
+                let fanout = if kind == MessageType::Headline {
+                    Fanout::NonNegative
+                } else {
+                    Fanout::Top
+                };
+                if let Err(stanza) = self.to_available(bare, fanout, stanza, out)
+                    && matches!(kind, MessageType::Chat | MessageType::Normal)
+                {
                     // No offline storage yet (RFC 6121 8.5.2.2.1): the
                     // sender learns it was not delivered.
                     self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
                 }
             }
-            Stanza::Presence(p) => match p.kind {
-                PresenceType::Available | PresenceType::Unavailable => {
-                    self.to_all_available(bare, &stanza, out);
+            Stanza::Presence(p) if p.kind == PresenceType::Probe => {
+                if let Some(from) = p.from.clone() {
+                    self.answer_probe(bare, &from, out);
                 }
-                PresenceType::Probe => {
-                    if let Some(from) = p.from.as_ref() {
-                        let from = from.clone();
-                        self.answer_probe(bare, &from, out);
-                    }
-                }
-                PresenceType::Error => {
-                    self.to_all_available(bare, &stanza, out);
-                }
-                // Subscription presence between local accounts goes
-                // through the roster, never here; from a component, it is
-                // delivered as is.
-                _ => {
-                    self.to_all_available(bare, &stanza, out);
-                }
-            },
+            }
+            // Subscription presence between local accounts goes through the
+            // roster, never here; from a component, it is delivered as is.
+            Stanza::Presence(_) => {
+                let _ = self.to_available(bare, Fanout::All { except: None }, stanza, out);
+            }
             Stanza::Iq(iq) => {
                 // RFC 6121 8.5.1: the server answers for the account.
-                let owner = iq.from.as_ref().map(Jid::to_bare).as_ref() == Some(bare);
-                for reply in self.account_iq(iq, bare, owner) {
+                for reply in account_iq(iq) {
                     self.route(reply, out);
                 }
             }
@@ -603,14 +674,7 @@ impl Router {
         if subscriber != *user && !self.rosters().is_subscribed_to(&subscriber, user) {
             return;
         }
-        let presences: Vec<Presence> = {
-            let st = self.state();
-            st.users
-                .get(user)
-                .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
-                .unwrap_or_default()
-        };
-        for presence in presences {
+        for presence in self.presences_of(user) {
             self.route(Stanza::Presence(presence.with_to(from.clone())), out);
         }
     }
@@ -640,11 +704,10 @@ impl Router {
             if target.is_bare() && target.domain() == user.domain() && target.node() == user.node()
             {
                 // The user's own other resources (not the sender).
-                for (other, _) in self.available(&user) {
-                    if &other != jid {
-                        let _ = self.to_resource(&other, stanza.clone(), out);
-                    }
-                }
+                let others = Fanout::All {
+                    except: Some(jid.resource()),
+                };
+                let _ = self.to_available(&user, others, stanza, out);
             } else {
                 self.route(stanza, out);
             }
@@ -677,7 +740,7 @@ impl Router {
                         out.mine.extend(replies);
                     }
                     Some(to) if to.node().is_none() && self.is_local_domain(to.domain()) => {
-                        let replies = self.server_iq(&iq, Some(&user));
+                        let replies = self.server_iq(&iq);
                         out.mine.extend(replies);
                     }
                     Some(_) => self.route(Stanza::Iq(iq), &mut out),
@@ -727,14 +790,7 @@ impl Router {
                         )
                     };
                     for contact in contacts {
-                        let presences: Vec<Presence> = {
-                            let st = self.state();
-                            st.users
-                                .get(&contact)
-                                .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
-                                .unwrap_or_default()
-                        };
-                        for p in presences {
+                        for p in self.presences_of(&contact) {
                             out.mine
                                 .push(Stanza::Presence(p.with_to(me.clone().into())));
                         }
@@ -855,31 +911,26 @@ impl Router {
                             Roster::push(item.clone(), Some(&ver)).to_element(),
                         )
                         .with_id(format!("push-{id}"));
-                        let _ = self.to_resource(&jid, Stanza::Iq(push), out);
+                        let _ = self.to_resource(&user, jid.resource(), Stanza::Iq(push), out);
                     }
                 }
                 RosterEffect::Deliver { to, presence } => {
-                    self.to_all_available(&to, &Stanza::Presence(presence), out);
+                    let all = Fanout::All { except: None };
+                    let _ = self.to_available(&to, all, Stanza::Presence(presence), out);
                 }
                 RosterEffect::SendPresence { of, to } => {
-                    let presences: Vec<Presence> = {
-                        let st = self.state();
-                        st.users
-                            .get(&of)
-                            .map(|r| r.values().filter_map(|r| r.presence.clone()).collect())
-                            .unwrap_or_default()
-                    };
-                    for p in presences {
+                    for p in self.presences_of(&of) {
                         let stanza = Stanza::Presence(p.with_to(to.clone().into()));
-                        self.to_all_available(&to, &stanza, out);
+                        let _ = self.to_available(&to, Fanout::All { except: None }, stanza, out);
                     }
                 }
                 RosterEffect::SendUnavailable { of, to } => {
-                    for (jid, _) in self.available(&of) {
+                    for from in self.presences_of(&of).into_iter().filter_map(|p| p.from) {
                         let p = Presence::unavailable()
-                            .with_from(jid.into())
+                            .with_from(from)
                             .with_to(to.clone().into());
-                        self.to_all_available(&to, &Stanza::Presence(p), out);
+                        let all = Fanout::All { except: None };
+                        let _ = self.to_available(&to, all, Stanza::Presence(p), out);
                     }
                 }
             }
@@ -932,31 +983,11 @@ impl Router {
                 _ => Vec::new(),
             };
         }
-        self.account_iq(iq, &user, true).into_iter().collect()
-    }
-
-    /// An iq to an account's bare JID, answered by the server on its
-    /// behalf (RFC 6121 8.5.1): ping and disco#info; others
-    /// `service-unavailable`.
-    fn account_iq(&self, iq: &Iq, _account: &BareJid, owner: bool) -> Vec<Stanza> {
-        let (IqKind::Get(payload) | IqKind::Set(payload)) = &iq.kind else {
-            return Vec::new();
-        };
-        if matches!(iq.kind, IqKind::Get(_)) && Ping::matches(payload) {
-            return vec![Stanza::Iq(Iq::result_for(iq, None))];
-        }
-        if matches!(iq.kind, IqKind::Get(_)) && DiscoInfo::matches(payload) {
-            let mut info = DiscoInfo::default();
-            info.identities.push(Identity::new("account", "registered"));
-            info.features.push(crate::ext::disco::NS_INFO.to_owned());
-            return vec![Stanza::Iq(Iq::result_for(iq, Some(info.to_element())))];
-        }
-        let _ = owner;
-        reply_error(iq, DefinedCondition::ServiceUnavailable)
+        account_iq(iq)
     }
 
     /// An iq to the server's domain: ping, disco, version.
-    pub(crate) fn server_iq(&self, iq: &Iq, _from: Option<&BareJid>) -> Vec<Stanza> {
+    pub(crate) fn server_iq(&self, iq: &Iq) -> Vec<Stanza> {
         let IqKind::Get(payload) = &iq.kind else {
             return match &iq.kind {
                 IqKind::Set(_) => reply_error(iq, DefinedCondition::ServiceUnavailable),
@@ -1053,10 +1084,7 @@ impl Router {
     /// Sends a stanza from the hub's application (its `from` must be set).
     pub(crate) fn inject(&self, stanza: Stanza) {
         let mut ignored = Vec::new();
-        let mut out = Out {
-            me: 0,
-            mine: &mut ignored,
-        };
+        let mut out = Out::nobody(&mut ignored);
         self.route(stanza, &mut out);
     }
 
@@ -1064,6 +1092,25 @@ impl Router {
     pub(crate) fn online_users(&self) -> Vec<BareJid> {
         self.state().users.keys().cloned().collect()
     }
+}
+
+/// An iq to an account's bare JID, answered by the server on its
+/// behalf (RFC 6121 8.5.1): ping and disco#info; others
+/// `service-unavailable`.
+fn account_iq(iq: &Iq) -> Vec<Stanza> {
+    let (IqKind::Get(payload) | IqKind::Set(payload)) = &iq.kind else {
+        return Vec::new();
+    };
+    if matches!(iq.kind, IqKind::Get(_)) && Ping::matches(payload) {
+        return vec![Stanza::Iq(Iq::result_for(iq, None))];
+    }
+    if matches!(iq.kind, IqKind::Get(_)) && DiscoInfo::matches(payload) {
+        let mut info = DiscoInfo::default();
+        info.identities.push(Identity::new("account", "registered"));
+        info.features.push(crate::ext::disco::NS_INFO.to_owned());
+        return vec![Stanza::Iq(Iq::result_for(iq, Some(info.to_element())))];
+    }
+    reply_error(iq, DefinedCondition::ServiceUnavailable)
 }
 
 fn reply_error(iq: &Iq, condition: DefinedCondition) -> Vec<Stanza> {

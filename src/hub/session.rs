@@ -10,11 +10,11 @@ use std::time::Instant;
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::Inner;
-use super::router::{Control, Inbox, Mailbox, mailbox, random_resource};
+use super::router::{Inbox, Mailbox, mailbox, park_stanza, random_resource};
 use crate::component::{self, ComponentConnection};
 use crate::jid::{BareJid, FullJid};
 use crate::rt::driver::{self, Host};
-use crate::rt::engine::{Engine, Output};
+use crate::rt::engine::{Engine, Machine, Output};
 use crate::rt::server::{ServerTransport, client_engine};
 use crate::rt::tokio::TokioSleeper;
 use crate::server::{self, CloseReason, ListenConfig, ServerConnection};
@@ -139,11 +139,11 @@ impl ClientHost {
 
     fn send_all(&self, engine: &mut Engine<ServerConnection>, now: Instant, stanzas: Vec<Stanza>) {
         for stanza in stanzas {
-            let refused = engine
-                .with_machine(|m| m.send(now, stanza.clone()).is_err())
-                .unwrap_or(true);
-            if refused {
-                self.undeliverable(stanza);
+            let refused = send_or_return(engine, stanza, |m, stanza| {
+                m.try_send(now, stanza).err().map(|(_, stanza)| *stanza)
+            });
+            if let Some(refused) = refused {
+                self.undeliverable(refused);
             }
         }
     }
@@ -175,9 +175,7 @@ impl ClientHost {
         match state {
             Some(mut state) if !clean && !self.stopping && !self.hub.closing() => {
                 for stanza in waiting {
-                    let token = crate::stream::StanzaToken(state.next_token);
-                    state.next_token += 1;
-                    state.unacked.push((token, stanza));
+                    park_stanza(&mut state, stanza);
                 }
                 self.hub.router.park(now, &self.mailbox, state);
             }
@@ -190,6 +188,20 @@ impl ClientHost {
             }
         }
     }
+}
+
+/// Sends through the engine's machine with `send` (its `try_send`); a
+/// stanza the machine refuses, or that finds no machine, comes back.
+fn send_or_return<M: Machine>(
+    engine: &mut Engine<M>,
+    stanza: Stanza,
+    send: impl FnOnce(&mut M, Stanza) -> Option<Stanza>,
+) -> Option<Stanza> {
+    let mut pending = Some(stanza);
+    engine
+        .with_machine(|m| send(m, pending.take()?))
+        .flatten()
+        .or(pending)
 }
 
 impl Host<ServerConnection> for ClientHost {
@@ -225,12 +237,7 @@ impl Host<ServerConnection> for ClientHost {
         let now = Instant::now();
         if let Poll::Ready(Some(control)) = self.inbox.control.poll_recv(cx) {
             self.stopping = true;
-            let error = match control {
-                Control::Kick(error) => error,
-                Control::Shutdown => StreamError::new(StreamErrorCondition::SystemShutdown)
-                    .with_text("the hub is shutting down"),
-            };
-            engine.with_machine(|m| m.close_with_error(now, error));
+            engine.with_machine(|m| m.close_with_error(now, control.into_error()));
             return Poll::Ready(true);
         }
         if self.ended {
@@ -358,24 +365,18 @@ impl Host<ComponentConnection> for ComponentHost {
     ) -> Poll<bool> {
         let now = Instant::now();
         if let Poll::Ready(Some(control)) = self.inbox.control.poll_recv(cx) {
-            let error = match control {
-                Control::Kick(error) => error,
-                Control::Shutdown => StreamError::new(StreamErrorCondition::SystemShutdown)
-                    .with_text("the hub is shutting down"),
-            };
             self.detach();
-            engine.with_machine(|m| m.close_with_error(now, error));
+            engine.with_machine(|m| m.close_with_error(now, control.into_error()));
             return Poll::Ready(true);
         }
         match self.inbox.stanzas.poll_recv(cx) {
             Poll::Ready(Some(stanza)) => {
-                let refused = engine
-                    .with_machine(|m| m.send(now, stanza.clone()).is_err())
-                    .unwrap_or(true);
-                if refused
-                    && let Some(reply) =
-                        stanza.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
-                {
+                let refused = send_or_return(engine, stanza, |m, stanza| {
+                    m.try_send(now, stanza).err().map(|(_, stanza)| *stanza)
+                });
+                if let Some(reply) = refused.and_then(|stanza| {
+                    stanza.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
+                }) {
                     self.hub.router.inject(reply);
                 }
                 Poll::Ready(true)

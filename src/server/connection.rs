@@ -397,8 +397,22 @@ impl ServerConnection {
         now: Instant,
         stanza: impl Into<Stanza>,
     ) -> Result<StanzaToken, SendError> {
+        self.try_send(now, stanza.into())
+            .map_err(|(error, _)| error)
+    }
+
+    /// [`send`](Self::send), giving a refused stanza back (for a router
+    /// that answers its sender with an error instead of losing it).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), with the stanza.
+    pub fn try_send(
+        &mut self,
+        now: Instant,
+        stanza: Stanza,
+    ) -> Result<StanzaToken, (SendError, Box<Stanza>)> {
         if !matches!(self.state, State::Online) || self.error.is_some() {
-            return Err(SendError::NotOnline);
+            return Err((SendError::NotOnline, Box::new(stanza)));
         }
         let (max_unacked, max_bytes) = self
             .accept
@@ -411,14 +425,14 @@ impl ServerConnection {
                 .with_text("the client does not read its stream");
             self.send_stream_error(&error);
             let _ = self.fail(ServerError::Sent(error));
-            return Err(SendError::QueueFull(waiting_bytes.max(unacked)));
+            let full = SendError::QueueFull(waiting_bytes.max(unacked));
+            return Err((full, Box::new(stanza)));
         }
-        let stanza = stanza.into();
         let element = stanza.to_element_in(StreamNamespace::Client);
         let start = self.outbox.buf().len();
         if let Err(e) = self.writer.write_element(&element, self.outbox.buf()) {
             self.outbox.buf().truncate(start);
-            return Err(SendError::Unwritable(e));
+            return Err((SendError::Unwritable(e), Box::new(stanza)));
         }
         let token = StanzaToken(self.next_token);
         self.next_token += 1;

@@ -46,6 +46,7 @@ mod certs;
 pub mod roster;
 mod router;
 mod session;
+pub mod store;
 mod users;
 
 use std::collections::HashMap;
@@ -72,7 +73,9 @@ use crate::stanza::Stanza;
 use crate::xml::Limits;
 use roster::{RosterLimits, Rosters};
 use router::{Router, RouterConfig};
-use users::DomainCredentials;
+use crate::sasl::MIN_ITERATIONS;
+use store::{MemoryStore, Store, StoreError};
+use users::{DomainCredentials, StoreUsers};
 
 /// Why the hub could not start (or a call failed).
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,9 @@ pub enum HubError {
     /// An account given to the builder is invalid.
     #[error(transparent)]
     User(#[from] UserError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The options contradict each other.
     #[error("invalid hub configuration: {0}")]
     Config(String),
@@ -132,8 +138,8 @@ pub struct HubBuilder {
     tls: TlsChoice,
     ca_file: Option<PathBuf>,
     tls_required: bool,
-    store: Option<Arc<dyn UserStore>>,
-    memory: MemoryUsers,
+    users_store: Option<Arc<dyn UserStore>>,
+    store: Option<Arc<dyn Store>>,
     accounts: Vec<(String, String)>,
     limits: HubLimits,
     xml_limits: Limits,
@@ -217,14 +223,36 @@ impl HubBuilder {
         self
     }
 
-    /// Takes accounts from `store` instead of the built-in
-    /// [`MemoryUsers`].
-    pub fn users(mut self, store: impl UserStore) -> Self {
-        self.store = Some(Arc::new(store));
+    /// Keeps the hub's state (accounts, rosters, spooled messages,
+    /// resumable sessions, pubsub) in `store`. Default: a [`MemoryStore`],
+    /// lost with the process; [`database`](Self::database) for a durable
+    /// one.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
         self
     }
 
-    /// Adds an account (`user@domain`) to the built-in store.
+    /// Keeps the hub's state in the SQLite database at `path` (created if
+    /// missing, migrated to the current schema): a hub restarted on the
+    /// same file has lost nothing it acknowledged.
+    ///
+    /// # Errors
+    /// [`HubError::Store`] if the database cannot be opened or migrated.
+    #[cfg(feature = "sqlite")]
+    pub fn database(self, path: impl AsRef<std::path::Path>) -> Result<Self, HubError> {
+        let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(path)?);
+        Ok(self.store(store))
+    }
+
+    /// Authenticates clients against `users` instead of the accounts of
+    /// the [`store`](Self::store) (your own user database; the store still
+    /// keeps rosters and messages).
+    pub fn users(mut self, users: impl UserStore) -> Self {
+        self.users_store = Some(Arc::new(users));
+        self
+    }
+
+    /// Adds (or replaces) an account (`user@domain`) in the store at start.
     pub fn user(mut self, jid: &str, password: &str) -> Self {
         self.accounts.push((jid.to_owned(), password.to_owned()));
         self
@@ -263,20 +291,24 @@ impl HubBuilder {
             BareJid::domain_only(domain)
                 .map_err(|e| HubError::Config(format!("invalid domain {domain:?}: {e}")))?;
         }
-        let users: Arc<dyn UserStore> = match self.store {
-            Some(store) => {
+        let store: Arc<dyn Store> = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let users: Arc<dyn UserStore> = match self.users_store {
+            Some(users) => {
                 if !self.accounts.is_empty() {
                     return Err(HubError::Config(
-                        "user() adds to the built-in store, but users() replaced it".into(),
+                        "user() adds to the store's accounts, but users() replaced them".into(),
                     ));
                 }
-                store
+                users
             }
             None => {
                 for (jid, password) in &self.accounts {
-                    self.memory.add(jid, password)?;
+                    let user = users::check_account(jid, password)?;
+                    store.put_account(&user, &users::verifiers(password, MIN_ITERATIONS))?;
                 }
-                Arc::new(self.memory.clone())
+                Arc::new(StoreUsers(Arc::clone(&store)))
             }
         };
         let (server_tls, ca_pem) = match self.tls {
@@ -324,6 +356,7 @@ impl HubBuilder {
                 domains: self.domains.clone(),
                 components: self.component_secrets.clone(),
                 users: Arc::clone(&users),
+                store: Arc::clone(&store),
                 limits: self.limits.clone(),
             },
             Rosters::new(self.roster_limits),
@@ -400,7 +433,7 @@ impl HubBuilder {
             addrs,
             ca_pem,
             tasks,
-            memory: self.memory,
+            store,
         })
     }
 }
@@ -481,7 +514,7 @@ pub struct Hub {
     addrs: Addresses,
     ca_pem: Option<String>,
     tasks: Vec<JoinHandle<()>>,
-    memory: MemoryUsers,
+    store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -506,8 +539,8 @@ impl Hub {
             tls: TlsChoice::Local,
             ca_file: None,
             tls_required: true,
+            users_store: None,
             store: None,
-            memory: MemoryUsers::new(),
             accounts: Vec::new(),
             limits: HubLimits::default(),
             xml_limits: Limits::default(),
@@ -541,10 +574,30 @@ impl Hub {
         self.ca_pem.as_deref()
     }
 
-    /// The built-in account store: add and remove accounts while running
-    /// (unused when [`HubBuilder::users`] gave another store).
-    pub fn users(&self) -> &MemoryUsers {
-        &self.memory
+    /// The hub's store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Adds or replaces an account while running (in the store; unused
+    /// when [`HubBuilder::users`] gave another user database).
+    ///
+    /// # Errors
+    /// [`HubError::User`] for an invalid address or empty password,
+    /// [`HubError::Store`] if the store fails.
+    pub fn add_user(&self, jid: &str, password: &str) -> Result<(), HubError> {
+        let user = users::check_account(jid, password)?;
+        self.store
+            .put_account(&user, &users::verifiers(password, MIN_ITERATIONS))?;
+        Ok(())
+    }
+
+    /// Removes an account from the store; `true` if it existed.
+    ///
+    /// # Errors
+    /// [`HubError::Store`] if the store fails.
+    pub fn remove_user(&self, user: &BareJid) -> Result<bool, HubError> {
+        Ok(self.store.remove_account(user)?)
     }
 
     /// Accounts with at least one bound resource.

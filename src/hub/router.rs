@@ -148,6 +148,7 @@ pub(crate) struct RouterConfig {
     pub(crate) domains: Vec<String>,
     pub(crate) components: HashMap<String, String>,
     pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) store: Arc<dyn super::store::Store>,
     pub(crate) limits: HubLimits,
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::store::Store;
 use crate::jid::{BareJid, JidError};
 use crate::sasl::{MIN_ITERATIONS, ScramCredentials, ScramHash, ServerCredentials};
 
@@ -92,19 +93,8 @@ impl MemoryUsers {
     /// [`UserError`] for an invalid address, an empty password or a full
     /// store.
     pub fn add(&self, jid: &str, password: &str) -> Result<(), UserError> {
-        let jid: BareJid = jid.parse()?;
-        if jid.node().is_none() {
-            return Err(UserError::NoLocalPart(jid.to_string()));
-        }
-        if password.is_empty() {
-            return Err(UserError::EmptyPassword);
-        }
-        let seed = crate::rt::client::os_seed();
-        let salt = seed.get(..16).unwrap_or(&seed).to_vec();
-        let verifiers = [ScramHash::Sha1, ScramHash::Sha256]
-            .into_iter()
-            .map(|hash| ScramCredentials::derive(hash, password, &salt, self.iterations))
-            .collect();
+        let jid = check_account(jid, password)?;
+        let verifiers = verifiers(password, self.iterations);
         let mut users = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if users.len() >= self.max_accounts && !users.contains_key(&jid) {
             return Err(UserError::Full(self.max_accounts));
@@ -147,13 +137,7 @@ impl UserStore for MemoryUsers {
         match verifier {
             Some(verifier) => verifier.verify_password(password),
             None => {
-                // The same work as a real check, so timing tells nothing.
-                let _ = ScramCredentials::derive(
-                    ScramHash::Sha256,
-                    password,
-                    b"xmpp-kit hub decoy",
-                    self.iterations,
-                );
+                decoy(password, self.iterations);
                 false
             }
         }
@@ -164,6 +148,70 @@ impl UserStore for MemoryUsers {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(user)
+    }
+}
+
+/// SCRAM-SHA-1 and SCRAM-SHA-256 verifiers of `password` with one random
+/// salt.
+pub(crate) fn verifiers(password: &str, iterations: u32) -> Vec<ScramCredentials> {
+    let seed = crate::rt::client::os_seed();
+    let salt = seed.get(..16).unwrap_or(&seed).to_vec();
+    [ScramHash::Sha1, ScramHash::Sha256]
+        .into_iter()
+        .map(|hash| ScramCredentials::derive(hash, password, &salt, iterations))
+        .collect()
+}
+
+/// Checks an account's address and password before it is stored.
+pub(crate) fn check_account(jid: &str, password: &str) -> Result<BareJid, UserError> {
+    let jid: BareJid = jid.parse()?;
+    if jid.node().is_none() {
+        return Err(UserError::NoLocalPart(jid.to_string()));
+    }
+    if password.is_empty() {
+        return Err(UserError::EmptyPassword);
+    }
+    Ok(jid)
+}
+
+/// Runs the work of a PLAIN check for an account that does not exist, so
+/// timing tells nothing.
+fn decoy(password: &str, iterations: u32) {
+    let _ = ScramCredentials::derive(
+        ScramHash::Sha256,
+        password,
+        b"xmpp-kit hub decoy",
+        iterations,
+    );
+}
+
+/// The accounts of a [`Store`]: the hub's default [`UserStore`].
+pub(crate) struct StoreUsers(pub(crate) Arc<dyn Store>);
+
+impl UserStore for StoreUsers {
+    fn scram(&self, user: &BareJid, hash: ScramHash) -> Option<ScramCredentials> {
+        // A store that fails cannot log anyone in: the client sees a
+        // failed authentication, as for an unknown user.
+        self.0
+            .account(user)
+            .ok()
+            .flatten()?
+            .into_iter()
+            .find(|c| c.hash == hash)
+    }
+
+    fn verify_plain(&self, user: &BareJid, password: &str) -> bool {
+        match self.0.account(user).ok().flatten().and_then(|v| v.last().cloned()) {
+            Some(verifier) => verifier.verify_password(password),
+            None => {
+                decoy(password, MIN_ITERATIONS);
+                false
+            }
+        }
+    }
+
+    fn exists(&self, user: &BareJid) -> bool {
+        self.0.account(user).ok().flatten().is_some()
     }
 }
 

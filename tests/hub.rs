@@ -184,14 +184,6 @@ async fn undeliverable_stanzas_get_the_right_errors() {
     let hub = start_hub().await;
     let mut alice = online(&hub, "alice").await;
 
-    // An account with no available resource (no offline storage yet).
-    alice
-        .send(Message::chat(bare("carol").into(), "anyone?"))
-        .await
-        .unwrap();
-    let condition = next_where(&mut alice, "the error for carol", message_error).await;
-    assert_eq!(condition, DefinedCondition::ServiceUnavailable);
-
     // No such account.
     alice
         .send(Message::chat(jid(&format!("nobody@{DOMAIN}")), "hello?"))
@@ -231,6 +223,94 @@ async fn undeliverable_stanzas_get_the_right_errors() {
         .await
         .unwrap_err();
     assert_stanza_error(&error, DefinedCondition::ServiceUnavailable);
+    hub.shutdown().await;
+}
+
+/// A message's body and whether it carries a XEP-0203 delay.
+fn delayed_body(stanza: &Stanza) -> Option<(String, bool)> {
+    match stanza {
+        Stanza::Message(m) if m.kind != MessageType::Error => {
+            let delayed = m.payloads.iter().any(|p| p.is("delay", "urn:xmpp:delay"));
+            m.body().map(|b| (b.to_owned(), delayed))
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn offline_messages_wait_and_arrive_with_delay() {
+    let hub = start_hub().await;
+    let mut alice = online(&hub, "alice").await;
+    for i in 0..3 {
+        alice
+            .send(Message::chat(bare("carol").into(), format!("offline {i}")))
+            .await
+            .unwrap();
+    }
+    // A chat state alone is not kept (XEP-0160).
+    let mut typing = Message::chat(bare("carol").into(), "");
+    typing.bodies.clear();
+    typing.payloads.push(
+        minidom::Element::builder("composing", "http://jabber.org/protocol/chatstates").build(),
+    );
+    alice.send(typing).await.unwrap();
+    // Accepted: no error comes back.
+    nothing_where(&mut alice, |s| message_error(s).is_some()).await;
+
+    // Carol logs in: nothing before her initial presence, then the three
+    // messages in order, each stamped with a delay.
+    let mut carol = connect(&hub, "carol").await;
+    nothing_where(&mut carol, |s| body(s).is_some()).await;
+    carol.send(Presence::available()).await.unwrap();
+    for i in 0..3 {
+        let (text, delayed) = next_where(&mut carol, "an offline message", delayed_body).await;
+        assert_eq!(text, format!("offline {i}"));
+        assert!(delayed, "offline message {i} has no delay");
+    }
+    nothing_where(&mut carol, |s| matches!(s, Stanza::Message(_))).await;
+    // Acknowledged, so delivered for good: a new session gets nothing.
+    carol.send_confirmed(Presence::available()).await.unwrap();
+    carol.close().await;
+    let mut again = online(&hub, "carol").await;
+    nothing_where(&mut again, |s| body(s).is_some()).await;
+
+    // While carol is online, messages go straight to her, without delay.
+    alice
+        .send(Message::chat(bare("carol").into(), "live"))
+        .await
+        .unwrap();
+    let (text, delayed) = next_where(&mut again, "a live message", delayed_body).await;
+    assert_eq!(text, "live");
+    assert!(!delayed);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_spool_refuses_with_resource_constraint() {
+    let mut limits = HubLimits::default();
+    limits.spool_per_user = 2;
+    let hub = start_hub_with(limits).await;
+    let mut alice = online(&hub, "alice").await;
+    for i in 0..3 {
+        alice
+            .send(Message::chat(bare("dave").into(), format!("m{i}")).with_id(format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let (condition, id) = next_where(&mut alice, "the error for the third", |s| match s {
+        Stanza::Message(m) if m.kind == MessageType::Error => {
+            Some((m.error.as_ref().map(|e| e.condition), m.id.clone()))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(condition, Some(DefinedCondition::ResourceConstraint));
+    assert_eq!(id.as_deref(), Some("m2"));
+    let mut dave = online(&hub, "dave").await;
+    for i in 0..2 {
+        let (text, _) = next_where(&mut dave, "a kept message", delayed_body).await;
+        assert_eq!(text, format!("m{i}"));
+    }
     hub.shutdown().await;
 }
 

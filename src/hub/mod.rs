@@ -46,6 +46,7 @@ mod certs;
 pub mod roster;
 mod router;
 mod session;
+mod spool;
 pub mod store;
 mod users;
 
@@ -349,6 +350,9 @@ impl HubBuilder {
                 TlsPolicy::Optional
             };
             config.stream_management = true;
+            // A client's stanza is acknowledged only once routed (and a
+            // message spooled): an acknowledged message survives a crash.
+            config.confirm_stanzas = true;
             accept.insert(domain.clone(), config);
         }
         let router = Router::new(
@@ -361,6 +365,7 @@ impl HubBuilder {
             },
             Rosters::new(self.roster_limits),
         );
+        router.restore(Instant::now())?;
         let inner = Arc::new(Inner {
             router,
             domains: self.domains,

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::roster::{RosterEffect, Rosters};
+use super::spool;
+use super::store::{Store, StoreError, StoredSession};
 use super::users::UserStore;
 use crate::client::ResumeState;
 use crate::ext::Payload as _;
@@ -42,19 +44,36 @@ pub(crate) enum Control {
     Shutdown,
 }
 
+/// A stanza on its way to a session, with its spool entry when it is a
+/// message the hub keeps until the recipient acknowledges it.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    pub(crate) stanza: Stanza,
+    pub(crate) spool: Option<u64>,
+}
+
+impl From<Stanza> for Delivery {
+    fn from(stanza: Stanza) -> Self {
+        Self {
+            stanza,
+            spool: None,
+        }
+    }
+}
+
 /// The way into one session's task: a bounded queue of stanzas, and a
 /// control channel that carries at most a kick and a shutdown.
 #[derive(Debug, Clone)]
 pub(crate) struct Mailbox {
     pub(crate) conn: u64,
-    stanzas: mpsc::Sender<Stanza>,
+    stanzas: mpsc::Sender<Delivery>,
     control: mpsc::UnboundedSender<Control>,
     kicked: Arc<AtomicBool>,
 }
 
 /// The receiving ends of a [`Mailbox`].
 pub(crate) struct Inbox {
-    pub(crate) stanzas: mpsc::Receiver<Stanza>,
+    pub(crate) stanzas: mpsc::Receiver<Delivery>,
     pub(crate) control: mpsc::UnboundedReceiver<Control>,
 }
 
@@ -98,7 +117,7 @@ impl Mailbox {
 
     /// Offers a stanza; gives it back if the session is gone or stuck (a
     /// stuck session is kicked).
-    fn offer(&self, stanza: Stanza) -> Result<(), Stanza> {
+    fn offer(&self, stanza: Delivery) -> Result<(), Delivery> {
         match self.stanzas.try_send(stanza) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(stanza)) => {
@@ -129,6 +148,13 @@ pub struct HubLimits {
     pub resume_window: Duration,
     /// Stanzas kept for a parked session while it waits (default 1000).
     pub parked_queue: usize,
+    /// Messages spooled for one account: waiting for it to come online
+    /// (offline messages) or for its acknowledgement. Beyond, a message to
+    /// it is refused with `resource-constraint` (default 10 000).
+    pub spool_per_user: usize,
+    /// Offline messages pushed to a session at once; the rest follow as
+    /// it acknowledges them (default 100).
+    pub spool_batch: usize,
 }
 
 impl Default for HubLimits {
@@ -139,6 +165,8 @@ impl Default for HubLimits {
             max_connections: 10_000,
             resume_window: Duration::from_secs(300),
             parked_queue: 1000,
+            spool_per_user: 10_000,
+            spool_batch: 100,
         }
     }
 }
@@ -148,7 +176,7 @@ pub(crate) struct RouterConfig {
     pub(crate) domains: Vec<String>,
     pub(crate) components: HashMap<String, String>,
     pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) store: Arc<dyn super::store::Store>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) limits: HubLimits,
 }
 
@@ -172,9 +200,14 @@ struct Resource {
     directed: HashSet<Jid>,
 }
 
-struct Parked {
-    state: ResumeState,
+pub(crate) struct Parked {
+    pub(crate) state: ResumeState,
     deadline: Instant,
+    /// The spool entries among `state.unacked`, by token.
+    pub(crate) durable: HashMap<StanzaToken, u64>,
+    /// Read back from the store at start: its stanzas are rebuilt from
+    /// the spool at resumption.
+    restored: bool,
 }
 
 #[derive(Default)]
@@ -193,22 +226,34 @@ pub(crate) struct Router {
     state: Mutex<State>,
     rosters: Mutex<Rosters>,
     next_push: std::sync::atomic::AtomicU64,
+    /// Spool entries on their way to a session (in a mailbox, a parked
+    /// session, or being sent): not offered to anyone else.
+    claimed: Mutex<HashSet<u64>>,
+    /// Accounts with spooled messages that wait while the account is
+    /// online (a batch was cut short, or a session ended unacknowledged).
+    waiting: Mutex<HashSet<BareJid>>,
 }
 
 /// Where a stanza for a session goes: its mailbox, or straight into the
 /// session that is routing (which holds its own machine).
 struct Out<'a> {
     me: u64,
-    mine: &'a mut Vec<Stanza>,
+    mine: &'a mut Vec<Delivery>,
+    /// The sending session, stored with the first message it spools.
+    sender: Option<StoredSession>,
 }
 
 impl<'a> Out<'a> {
     /// For stanzas that do not come from a session.
-    fn nobody(mine: &'a mut Vec<Stanza>) -> Self {
-        Self { me: 0, mine }
+    fn nobody(mine: &'a mut Vec<Delivery>) -> Self {
+        Self {
+            me: 0,
+            mine,
+            sender: None,
+        }
     }
 
-    fn to(&mut self, mailbox: &Mailbox, stanza: Stanza) -> Result<(), Stanza> {
+    fn to(&mut self, mailbox: &Mailbox, stanza: Delivery) -> Result<(), Delivery> {
         if mailbox.conn == self.me {
             self.mine.push(stanza);
             Ok(())
@@ -235,14 +280,14 @@ fn deliver(
     link: &Link,
     parked: &mut HashMap<String, Parked>,
     limit: usize,
-    stanza: Stanza,
+    stanza: Delivery,
     out: &mut Out<'_>,
-) -> Result<(), Stanza> {
+) -> Result<(), Delivery> {
     match link {
         Link::Live(mailbox) => out.to(mailbox, stanza),
         Link::Parked(id) => match parked.get_mut(id) {
-            Some(p) if p.state.unacked.len() < limit => {
-                park_stanza(&mut p.state, stanza);
+            Some(p) if p.state.unacked.len() < limit && !p.restored => {
+                park_stanza(p, stanza);
                 Ok(())
             }
             _ => Err(stanza),
@@ -252,10 +297,13 @@ fn deliver(
 
 /// Adds a stanza to a parked session's state: it goes out when the
 /// session resumes, like the stanzas it never confirmed.
-pub(crate) fn park_stanza(state: &mut ResumeState, stanza: Stanza) {
-    let token = StanzaToken(state.next_token);
-    state.next_token += 1;
-    state.unacked.push((token, stanza));
+pub(crate) fn park_stanza(parked: &mut Parked, stanza: Delivery) {
+    let token = StanzaToken(parked.state.next_token);
+    parked.state.next_token += 1;
+    parked.state.unacked.push((token, stanza.stanza));
+    if let Some(id) = stanza.spool {
+        parked.durable.insert(token, id);
+    }
 }
 
 fn error(condition: DefinedCondition) -> StanzaError {
@@ -273,7 +321,82 @@ impl Router {
             state: Mutex::default(),
             rosters: Mutex::new(rosters),
             next_push: std::sync::atomic::AtomicU64::new(1),
+            claimed: Mutex::default(),
+            waiting: Mutex::default(),
         }
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.config.store
+    }
+
+    fn claimed(&self) -> MutexGuard<'_, HashSet<u64>> {
+        self.claimed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A spool entry is no longer on its way (sent on a session with
+    /// stream management, delivered for good, or back to waiting).
+    pub(crate) fn unclaim(&self, id: u64) {
+        self.claimed().remove(&id);
+    }
+
+    /// Whether `user` has spooled messages waiting while online.
+    pub(crate) fn has_waiting(&self, user: &BareJid) -> bool {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(user)
+    }
+
+    fn set_waiting(&self, user: &BareJid, waiting: bool) {
+        let mut set = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting {
+            set.insert(user.clone());
+        } else {
+            set.remove(user);
+        }
+    }
+
+    /// Reads the resumable sessions back from the store (at start): each
+    /// is parked for the resume window, its resource bound.
+    pub(crate) fn restore(&self, now: Instant) -> Result<usize, StoreError> {
+        let sessions = self.store().sessions()?;
+        let mut st = self.state();
+        let mut count = 0;
+        for session in sessions {
+            let resources = st.users.entry(session.jid.to_bare()).or_default();
+            if resources.contains_key(session.jid.resource()) {
+                continue;
+            }
+            resources.insert(
+                session.jid.resource().to_owned(),
+                Resource {
+                    link: Link::Parked(session.id.clone()),
+                    presence: None,
+                    interested: false,
+                    directed: HashSet::new(),
+                },
+            );
+            st.parked.insert(
+                session.id.clone(),
+                Parked {
+                    state: ResumeState {
+                        id: session.id,
+                        location: None,
+                        jid: session.jid,
+                        inbound: session.inbound,
+                        outbound_acked: 0,
+                        unacked: Vec::new(),
+                        next_token: 1,
+                    },
+                    deadline: now + self.config.limits.resume_window,
+                    durable: HashMap::new(),
+                    restored: true,
+                },
+            );
+            count += 1;
+        }
+        Ok(count)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -349,7 +472,14 @@ impl Router {
     }
 
     /// Parks a session whose connection was lost, for resumption.
-    pub(crate) fn park(&self, now: Instant, mailbox: &Mailbox, state: ResumeState) {
+    pub(crate) fn park(
+        &self,
+        now: Instant,
+        mailbox: &Mailbox,
+        state: ResumeState,
+        durable: HashMap<StanzaToken, u64>,
+        waiting: Vec<Delivery>,
+    ) {
         let mut guard = self.state();
         let st = &mut *guard;
         let Some(resource) = st
@@ -363,40 +493,99 @@ impl Router {
             return;
         }
         resource.link = Link::Parked(state.id.clone());
-        st.parked.insert(
-            state.id.clone(),
-            Parked {
-                state,
-                deadline: now + self.config.limits.resume_window,
-            },
-        );
+        let mut parked = Parked {
+            state,
+            deadline: now + self.config.limits.resume_window,
+            durable,
+            restored: false,
+        };
+        for delivery in waiting {
+            park_stanza(&mut parked, delivery);
+        }
+        st.parked.insert(parked.state.id.clone(), parked);
     }
 
     /// Takes a parked session for `user` to resume on `mailbox`.
+    /// A session read back from the store at start gets its stanzas from
+    /// the spool: those sent on it that the client has not acknowledged
+    /// (`h`), then those waiting for the account.
     pub(crate) fn resume(
         &self,
         user: &BareJid,
         previd: &str,
+        h: u32,
         mailbox: &Mailbox,
-    ) -> Option<ResumeState> {
+    ) -> Option<Parked> {
         let mut guard = self.state();
         let st = &mut *guard;
         if st.parked.get(previd)?.state.jid.to_bare() != *user {
             return None;
         }
-        let parked = st.parked.remove(previd)?;
+        let mut parked = st.parked.remove(previd)?;
         let jid = parked.state.jid.clone();
         let resource = st
             .users
             .get_mut(&jid.to_bare())
             .and_then(|r| r.get_mut(jid.resource()))?;
         resource.link = Link::Live(mailbox.clone());
-        Some(parked.state)
+        if parked.restored {
+            // The client was available when the hub stopped.
+            resource.presence = Some(Presence::available().with_from(jid.clone().into()));
+            drop(guard);
+            self.rebuild(&mut parked, h);
+        }
+        Some(parked)
+    }
+
+    /// Fills a restored session from the spool.
+    fn rebuild(&self, parked: &mut Parked, h: u32) {
+        let user = parked.state.jid.to_bare();
+        let rows = self.store().spooled(&user).unwrap_or_default();
+        let mut sent = Vec::new();
+        let mut waiting = Vec::new();
+        for row in rows {
+            match &row.sent {
+                Some((session, seq)) if *session == parked.state.id => {
+                    // Acknowledged by the client's `h`: delivered.
+                    if i32::try_from(h.wrapping_sub(*seq)).is_ok_and(|d| d >= 0) {
+                        let _ = self.store().spool_remove(row.id);
+                    } else {
+                        sent.push((*seq, row));
+                    }
+                }
+                Some(_) => {}
+                None => waiting.push(row),
+            }
+        }
+        sent.sort_by_key(|(seq, _)| seq.wrapping_sub(h));
+        parked.state.outbound_acked = h;
+        let domain = user.domain().to_owned();
+        let mut claimed = self.claimed();
+        let waiting: Vec<_> = waiting
+            .into_iter()
+            .filter(|row| !claimed.contains(&row.id))
+            .collect();
+        let rows = sent.into_iter().map(|(_, row)| row).chain(waiting);
+        for row in rows.take(self.config.limits.parked_queue) {
+            let Some(stanza) = spool::parse(&row.stanza) else {
+                let _ = self.store().spool_remove(row.id);
+                continue;
+            };
+            claimed.insert(row.id);
+            let stanza = spool::with_delay(stanza, row.stamp_ms, &domain);
+            park_stanza(
+                parked,
+                Delivery {
+                    stanza,
+                    spool: Some(row.id),
+                },
+            );
+        }
     }
 
     /// Ends parked sessions whose window passed; returns how many.
     pub(crate) fn expire_parked(&self, now: Instant) -> usize {
-        let expired: Vec<ResumeState> = {
+        let expired: Vec<Parked> = {
             let mut st = self.state();
             let ids: Vec<String> = st
                 .parked
@@ -406,13 +595,13 @@ impl Router {
                 .collect();
             ids.into_iter()
                 .filter_map(|id| st.parked.remove(&id))
-                .map(|p| p.state)
                 .collect()
         };
         let count = expired.len();
-        for state in expired {
-            let unacked = state.unacked.into_iter().map(|(_, s)| s).collect();
-            self.gone(&state.jid, None, unacked);
+        for parked in expired {
+            let jid = parked.state.jid.clone();
+            let unacked = self.release(Some(&parked.state.id), parked.state.unacked, &parked.durable);
+            self.gone(&jid, None, unacked);
         }
         count
     }
@@ -461,6 +650,144 @@ impl Router {
                 self.route(reply, &mut out);
             }
         }
+        // What the session left unacknowledged goes to another resource,
+        // or waits.
+        self.flush(&jid.to_bare(), None, &mut out);
+    }
+
+    /// A session ends without acknowledging everything: its spooled
+    /// stanzas wait again (for another resource, or for later); the
+    /// others are returned, to be bounced.
+    pub(crate) fn release(
+        &self,
+        session: Option<&str>,
+        unacked: Vec<(StanzaToken, Stanza)>,
+        durable: &HashMap<StanzaToken, u64>,
+    ) -> Vec<Stanza> {
+        if let Some(session) = session {
+            let _ = self.store().spool_release(session);
+        }
+        let mut claimed = self.claimed();
+        let mut rest = Vec::new();
+        for (token, stanza) in unacked {
+            match durable.get(&token) {
+                Some(id) => {
+                    claimed.remove(id);
+                }
+                None => rest.push(stanza),
+            }
+        }
+        for id in durable.values() {
+            claimed.remove(id);
+        }
+        rest
+    }
+
+    /// Offers `user`'s waiting spooled messages (offline messages), at
+    /// most a batch, stamped with their delay, to `resource` or to the
+    /// top available resources.
+    fn flush(&self, user: &BareJid, resource: Option<&str>, out: &mut Out<'_>) {
+        let Ok(rows) = self.store().spooled(user) else {
+            return;
+        };
+        let batch = self.config.limits.spool_batch.max(1);
+        let mut taken = Vec::new();
+        let mut more = false;
+        {
+            let mut claimed = self.claimed();
+            for row in rows {
+                if row.sent.is_some() || claimed.contains(&row.id) {
+                    continue;
+                }
+                if taken.len() >= batch {
+                    more = true;
+                    break;
+                }
+                claimed.insert(row.id);
+                taken.push(row);
+            }
+        }
+        self.set_waiting(user, more);
+        let domain = user.domain().to_owned();
+        let mut rows = taken.into_iter();
+        for row in rows.by_ref() {
+            let Some(stanza) = spool::parse(&row.stanza) else {
+                let _ = self.store().spool_remove(row.id);
+                self.unclaim(row.id);
+                continue;
+            };
+            let delivery = Delivery {
+                stanza: spool::with_delay(stanza, row.stamp_ms, &domain),
+                spool: Some(row.id),
+            };
+            let result = match resource {
+                Some(resource) => self.to_resource(user, resource, delivery, out),
+                None => self.to_available(user, Fanout::Top, delivery, out),
+            };
+            if result.is_err() {
+                self.unclaim(row.id);
+                break;
+            }
+        }
+        let left: Vec<u64> = rows.map(|row| row.id).collect();
+        if !left.is_empty() {
+            let mut claimed = self.claimed();
+            for id in left {
+                claimed.remove(&id);
+            }
+        }
+    }
+
+    /// The session bound as `me` acknowledged stanzas: if messages wait
+    /// for the account, it gets the next batch.
+    pub(crate) fn flush_to(&self, conn: u64, me: &FullJid) -> Vec<Delivery> {
+        let user = me.to_bare();
+        let mut mine = Vec::new();
+        if self.has_waiting(&user) {
+            let mut out = Out {
+                me: conn,
+                mine: &mut mine,
+                sender: None,
+            };
+            self.flush(&user, Some(me.resource()), &mut out);
+        }
+        mine
+    }
+
+    /// Spools a message for `user` before delivering it; `false` when it
+    /// was refused (the sender got an error).
+    fn spool(&self, delivery: &mut Delivery, user: &BareJid, out: &mut Out<'_>) -> bool {
+        let Some(text) = spool::serialize(&delivery.stanza) else {
+            self.bounce(&delivery.stanza, DefinedCondition::NotAcceptable, out);
+            return false;
+        };
+        let sender = out.sender.take();
+        match self.store().spool(
+            user,
+            &text,
+            super::store::now_ms(),
+            self.config.limits.spool_per_user,
+            sender.as_ref(),
+        ) {
+            Ok(id) => {
+                self.claimed().insert(id);
+                delivery.spool = Some(id);
+                true
+            }
+            Err(e) => {
+                let condition = match e {
+                    StoreError::Full { .. } => DefinedCondition::ResourceConstraint,
+                    _ => DefinedCondition::InternalServerError,
+                };
+                if let Some(reply) = delivery
+                    .stanza
+                    .error_reply(error(condition).with_text(e.to_string()))
+                {
+                    self.route(reply, out);
+                }
+                false
+            }
+        }
     }
 
     // ---- delivery ---------------------------------------------------------
@@ -471,9 +798,9 @@ impl Router {
         &self,
         user: &BareJid,
         resource: &str,
-        stanza: Stanza,
+        stanza: Delivery,
         out: &mut Out<'_>,
-    ) -> Result<(), Stanza> {
+    ) -> Result<(), Delivery> {
         let mut guard = self.state();
         let st = &mut *guard;
         let Some(resource) = st.users.get(user).and_then(|r| r.get(resource)) else {
@@ -495,9 +822,9 @@ impl Router {
         &self,
         user: &BareJid,
         fanout: Fanout<'_>,
-        stanza: Stanza,
+        stanza: Delivery,
         out: &mut Out<'_>,
-    ) -> Result<(), Stanza> {
+    ) -> Result<(), Delivery> {
         let mut guard = self.state();
         let st = &mut *guard;
         let Some(resources) = st.users.get(user) else {
@@ -563,29 +890,36 @@ impl Router {
 
     /// RFC 6120 10 / RFC 6121 8: everything addressed to someone.
     fn route(&self, stanza: Stanza, out: &mut Out<'_>) {
+        self.route_delivery(stanza.into(), out);
+    }
+
+    /// [`route`](Self::route) for a stanza that may already be spooled.
+    fn route_delivery(&self, delivery: Delivery, out: &mut Out<'_>) {
+        let mut delivery = delivery;
+        let stanza = &delivery.stanza;
         let Some(to) = stanza.recipient().cloned() else {
             return;
         };
         let domain = to.domain().to_owned();
         let component = self.state().components.get(&domain).cloned();
         if let Some(component) = component {
-            if let Err(stanza) = out.to(&component, stanza) {
-                self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+            if let Err(back) = out.to(&component, delivery) {
+                self.bounce(&back.stanza, DefinedCondition::ServiceUnavailable, out);
             }
             return;
         }
         if self.config.components.contains_key(&domain) {
-            self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+            self.bounce(stanza, DefinedCondition::ServiceUnavailable, out);
             return;
         }
         if !self.is_local_domain(&domain) {
-            self.bounce(&stanza, DefinedCondition::RemoteServerNotFound, out);
+            self.bounce(stanza, DefinedCondition::RemoteServerNotFound, out);
             return;
         }
         let Some(bare) = bare_of(&to) else {
             // To the server itself, from another entity (a component):
             // only iq requests get an answer.
-            if let Stanza::Iq(iq) = &stanza {
+            if let Stanza::Iq(iq) = stanza {
                 for reply in self.server_iq(iq) {
                     self.route(reply, out);
                 }
@@ -593,45 +927,56 @@ impl Router {
             return;
         };
         if !self.config.users.exists(&bare) {
-            match &stanza {
+            match stanza {
                 Stanza::Presence(_) => {}
                 Stanza::Message(m) if m.kind == MessageType::Headline => {}
-                _ => self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out),
+                _ => self.bounce(stanza, DefinedCondition::ServiceUnavailable, out),
             }
+            return;
+        }
+        // Chat and normal messages are kept until the recipient
+        // acknowledges them, or for later.
+        if delivery.spool.is_none()
+            && spool::is_spooled(&delivery.stanza)
+            && !self.spool(&mut delivery, &bare, out)
+        {
             return;
         }
         if let Some(full) = to.as_full() {
-            match self.to_resource(&bare, full.resource(), stanza, out) {
+            match self.to_resource(&bare, full.resource(), delivery, out) {
                 Ok(()) => {}
-                Err(stanza) => self.to_unavailable_full(stanza, &bare, out),
+                Err(delivery) => self.to_unavailable_full(delivery, &bare, out),
             }
             return;
         }
-        self.to_bare(stanza, &bare, out);
+        self.to_bare(delivery, &bare, out);
     }
 
     /// RFC 6121 8.5.3.2: a full JID that is not online.
-    fn to_unavailable_full(&self, stanza: Stanza, bare: &BareJid, out: &mut Out<'_>) {
-        match &stanza {
+    fn to_unavailable_full(&self, delivery: Delivery, bare: &BareJid, out: &mut Out<'_>) {
+        match &delivery.stanza {
             Stanza::Message(m) => match m.kind {
-                MessageType::Chat | MessageType::Normal => self.to_bare(stanza, bare, out),
+                MessageType::Chat | MessageType::Normal => self.to_bare(delivery, bare, out),
                 MessageType::Headline | MessageType::Error => {}
                 MessageType::Groupchat => {
-                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                    self.bounce(&delivery.stanza, DefinedCondition::ServiceUnavailable, out);
                 }
             },
-            Stanza::Iq(_) => self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out),
+            Stanza::Iq(_) => {
+                self.bounce(&delivery.stanza, DefinedCondition::ServiceUnavailable, out);
+            }
             Stanza::Presence(_) => {}
         }
     }
 
     /// RFC 6121 8.5.2: a bare JID of a local account.
-    fn to_bare(&self, stanza: Stanza, bare: &BareJid, out: &mut Out<'_>) {
-        match &stanza {
+    fn to_bare(&self, delivery: Delivery, bare: &BareJid, out: &mut Out<'_>) {
+        let stanza = &delivery.stanza;
+        match stanza {
             Stanza::Message(m) => {
                 let kind = m.kind;
                 if kind == MessageType::Groupchat {
-                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                    self.bounce(stanza, DefinedCondition::ServiceUnavailable, out);
                     return;
                 }
                 // Headlines go to every non-negative resource; chat and
@@ -641,12 +986,17 @@ impl Router {
                 } else {
                     Fanout::Top
                 };
-                if let Err(stanza) = self.to_available(bare, fanout, stanza, out)
-                    && matches!(kind, MessageType::Chat | MessageType::Normal)
+                if let Err(back) = self.to_available(bare, fanout, delivery, out)
+                    && let Some(id) = back.spool
                 {
-                    // No offline storage yet (RFC 6121 8.5.2.2.1): the
-                    // sender learns it was not delivered.
-                    self.bounce(&stanza, DefinedCondition::ServiceUnavailable, out);
+                    // No available resource (RFC 6121 8.5.2.2.1): kept as an
+                    // offline message, unless only chat states.
+                    let keep =
+                        matches!(&back.stanza, Stanza::Message(m) if spool::keep_offline(m));
+                    if !keep {
+                        let _ = self.store().spool_remove(id);
+                    }
+                    self.unclaim(id);
                 }
             }
             Stanza::Presence(p) if p.kind == PresenceType::Probe => {
@@ -657,7 +1007,7 @@ impl Router {
             // Subscription presence between local accounts goes through the
             // roster, never here; from a component, it is delivered as is.
             Stanza::Presence(_) => {
-                let _ = self.to_available(bare, Fanout::All { except: None }, stanza, out);
+                let _ = self.to_available(bare, Fanout::All { except: None }, delivery, out);
             }
             Stanza::Iq(iq) => {
                 // RFC 6121 8.5.1: the server answers for the account.
@@ -708,7 +1058,7 @@ impl Router {
                 let others = Fanout::All {
                     except: Some(jid.resource()),
                 };
-                let _ = self.to_available(&user, others, stanza, out);
+                let _ = self.to_available(&user, others, stanza.into(), out);
             } else {
                 self.route(stanza, out);
             }
@@ -720,11 +1070,18 @@ impl Router {
     /// A stanza from the client bound as `me` (on connection `conn`),
     /// `from` already stamped by its connection. Returns what goes back to
     /// that client itself.
-    pub(crate) fn client_stanza(&self, conn: u64, me: &FullJid, stanza: Stanza) -> Vec<Stanza> {
+    pub(crate) fn client_stanza(
+        &self,
+        conn: u64,
+        me: &FullJid,
+        stanza: Stanza,
+        sender: Option<StoredSession>,
+    ) -> Vec<Delivery> {
         let mut mine = Vec::new();
         let mut out = Out {
             me: conn,
             mine: &mut mine,
+            sender,
         };
         let user = me.to_bare();
         match stanza {
@@ -734,15 +1091,15 @@ impl Router {
                 match to {
                     None => {
                         let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies);
+                        out.mine.extend(replies.into_iter().map(Delivery::from));
                     }
                     Some(to) if to.is_bare() && to.to_bare() == user => {
                         let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies);
+                        out.mine.extend(replies.into_iter().map(Delivery::from));
                     }
                     Some(to) if to.node().is_none() && self.is_local_domain(to.domain()) => {
                         let replies = self.server_iq(&iq);
-                        out.mine.extend(replies);
+                        out.mine.extend(replies.into_iter().map(Delivery::from));
                     }
                     Some(_) => self.route(Stanza::Iq(iq), &mut out),
                 }
@@ -793,12 +1150,16 @@ impl Router {
                     for contact in contacts {
                         for p in self.presences_of(&contact) {
                             out.mine
-                                .push(Stanza::Presence(p.with_to(me.clone().into())));
+                                .push(Stanza::Presence(p.with_to(me.clone().into())).into());
                         }
                     }
                     for request in pending {
                         out.mine
-                            .push(Stanza::Presence(request.with_to(user.clone().into())));
+                            .push(Stanza::Presence(request.with_to(user.clone().into())).into());
+                    }
+                    // RFC 6121 8.5.2.1.1 / XEP-0160: offline messages.
+                    if presence.priority >= 0 {
+                        self.flush(&user, Some(me.resource()), out);
                     }
                 }
             }
@@ -868,7 +1229,7 @@ impl Router {
             // RFC 6121 3.1.3: no such contact: it "unsubscribes" at once.
             if presence.kind == PresenceType::Subscribe {
                 let reply = Presence::unsubscribed(user.into()).with_from(contact.into());
-                out.mine.push(Stanza::Presence(reply));
+                out.mine.push(Stanza::Presence(reply).into());
             }
             return;
         }
@@ -880,7 +1241,7 @@ impl Router {
             Ok(effects) => self.apply(effects, out),
             Err(condition) => {
                 if let Some(reply) = presence.error_reply(error(condition)) {
-                    out.mine.push(Stanza::Presence(reply));
+                    out.mine.push(Stanza::Presence(reply).into());
                 }
             }
         }
@@ -912,17 +1273,17 @@ impl Router {
                             Roster::push(item.clone(), Some(&ver)).to_element(),
                         )
                         .with_id(format!("push-{id}"));
-                        let _ = self.to_resource(&user, jid.resource(), Stanza::Iq(push), out);
+                        let _ = self.to_resource(&user, jid.resource(), Stanza::Iq(push).into(), out);
                     }
                 }
                 RosterEffect::Deliver { to, presence } => {
                     let all = Fanout::All { except: None };
-                    let _ = self.to_available(&to, all, Stanza::Presence(presence), out);
+                    let _ = self.to_available(&to, all, Stanza::Presence(presence).into(), out);
                 }
                 RosterEffect::SendPresence { of, to } => {
                     for p in self.presences_of(&of) {
                         let stanza = Stanza::Presence(p.with_to(to.clone().into()));
-                        let _ = self.to_available(&to, Fanout::All { except: None }, stanza, out);
+                        let _ = self.to_available(&to, Fanout::All { except: None }, stanza.into(), out);
                     }
                 }
                 RosterEffect::SendUnavailable { of, to } => {
@@ -931,7 +1292,7 @@ impl Router {
                             .with_from(from)
                             .with_to(to.clone().into());
                         let all = Fanout::All { except: None };
-                        let _ = self.to_available(&to, all, Stanza::Presence(p), out);
+                        let _ = self.to_available(&to, all, Stanza::Presence(p).into(), out);
                     }
                 }
             }
@@ -970,13 +1331,14 @@ impl Router {
                     let result = self.rosters().set(&user, &roster);
                     match result {
                         Ok(effects) => {
-                            let mut mine = vec![Stanza::Iq(Iq::result_for(iq, None))];
+                            let mut mine = vec![Stanza::Iq(Iq::result_for(iq, None)).into()];
                             let mut out = Out {
                                 me: conn,
                                 mine: &mut mine,
+                                sender: None,
                             };
                             self.apply(effects, &mut out);
-                            mine
+                            mine.into_iter().map(|d| d.stanza).collect()
                         }
                         Err(condition) => reply_error(iq, condition),
                     }
@@ -1063,30 +1425,37 @@ impl Router {
     /// A stanza from the component `domain`: its `from` must be in the
     /// component's domain.
     pub(crate) fn component_stanza(&self, conn: u64, domain: &str, stanza: Stanza) -> Vec<Stanza> {
+        let from_ok = stanza.sender().is_some_and(|f| f.domain() == domain);
+        if !from_ok {
+            return stanza
+                .error_reply(
+                    StanzaError::with_type(ErrorType::Cancel, DefinedCondition::NotAllowed)
+                        .with_text("from must be in the component's domain"),
+                )
+                .into_iter()
+                .collect();
+        }
         let mut mine = Vec::new();
         let mut out = Out {
             me: conn,
             mine: &mut mine,
+            sender: None,
         };
-        let from_ok = stanza.sender().is_some_and(|f| f.domain() == domain);
-        if !from_ok {
-            if let Some(reply) = stanza.error_reply(
-                StanzaError::with_type(ErrorType::Cancel, DefinedCondition::NotAllowed)
-                    .with_text("from must be in the component's domain"),
-            ) {
-                out.mine.push(reply);
-            }
-            return mine;
-        }
         self.route(stanza, &mut out);
-        mine
+        mine.into_iter().map(|d| d.stanza).collect()
     }
 
     /// Sends a stanza from the hub's application (its `from` must be set).
     pub(crate) fn inject(&self, stanza: Stanza) {
+        self.redeliver(stanza.into());
+    }
+
+    /// Routes a stanza again (one a session could not take); a spooled
+    /// one is not spooled twice.
+    pub(crate) fn redeliver(&self, delivery: Delivery) {
         let mut ignored = Vec::new();
         let mut out = Out::nobody(&mut ignored);
-        self.route(stanza, &mut out);
+        self.route_delivery(delivery, &mut out);
     }
 
     /// Bare JIDs with at least one bound resource.

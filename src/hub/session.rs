@@ -3,6 +3,7 @@
 //! host that handles the machine's events in place, against the router,
 //! and feeds it stanzas from its mailbox.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -10,7 +11,8 @@ use std::time::Instant;
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::Inner;
-use super::router::{Inbox, Mailbox, mailbox, park_stanza, random_resource};
+use super::router::{Delivery, Inbox, Mailbox, Parked, mailbox, random_resource};
+use super::store::StoredSession;
 use crate::component::{self, ComponentConnection};
 use crate::jid::{BareJid, FullJid};
 use crate::rt::driver::{self, Host};
@@ -19,7 +21,7 @@ use crate::rt::server::{ServerTransport, client_engine};
 use crate::rt::tokio::TokioSleeper;
 use crate::server::{self, CloseReason, ListenConfig, ServerConnection};
 use crate::stanza::{DefinedCondition, Stanza, StanzaError};
-use crate::stream::{StreamError, StreamErrorCondition};
+use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 
 /// Serves one client connection until it ends.
 pub(crate) async fn serve_client<IO>(mut io: IO, hub: Arc<Inner>, transport: Arc<ServerTransport>)
@@ -46,6 +48,7 @@ where
         jid: None,
         stopping: false,
         ended: false,
+        durable: HashMap::new(),
     };
     let _exit = driver::run(&mut engine, &mut io, &TokioSleeper, &mut host).await;
     if !host.ended {
@@ -54,8 +57,8 @@ where
     // Stanzas that reached the mailbox after the end go where the address
     // leads now (the parked session, or an error to their sender).
     host.inbox.stanzas.close();
-    while let Ok(stanza) = host.inbox.stanzas.try_recv() {
-        hub.router.inject(stanza);
+    while let Ok(delivery) = host.inbox.stanzas.try_recv() {
+        hub.router.redeliver(delivery);
     }
     hub.router.unregister_session(conn);
 }
@@ -71,6 +74,9 @@ struct ClientHost {
     /// We are closing it (kick, shutdown): no parking.
     stopping: bool,
     ended: bool,
+    /// Spool entries sent on this session with stream management, by
+    /// token, until the client acknowledges them.
+    durable: HashMap<StanzaToken, u64>,
 }
 
 impl ClientHost {
@@ -113,22 +119,106 @@ impl ClientHost {
                     let _ = m.complete_bind(now, result);
                 });
             }
-            server::Event::Resume { previd, .. } => {
-                let state = self
+            server::Event::Resume { previd, h } => {
+                let parked = self
                     .user(engine)
-                    .and_then(|user| self.hub.router.resume(&user, &previd, &self.mailbox));
-                engine.with_machine(|m| {
-                    let _ = m.complete_resume(now, state);
-                });
+                    .and_then(|user| self.hub.router.resume(&user, &previd, h, &self.mailbox));
+                match parked {
+                    Some(parked) => self.resumed(engine, now, parked, h),
+                    None => {
+                        engine.with_machine(|m| {
+                            let _ = m.complete_resume(now, None);
+                        });
+                    }
+                }
             }
             server::Event::Online { jid, .. } => self.jid = Some(jid),
             server::Event::Stanza(stanza) => {
-                let Some(me) = &self.jid else { return };
-                let replies = self.hub.router.client_stanza(self.mailbox.conn, me, stanza);
+                let Some(me) = self.jid.clone() else { return };
+                // The sender's session is stored with what it spools,
+                // counting this stanza as handled.
+                let sender = self.stored_session(engine).map(|mut session| {
+                    session.inbound = session.inbound.wrapping_add(1);
+                    session
+                });
+                let replies = self
+                    .hub
+                    .router
+                    .client_stanza(self.mailbox.conn, &me, stanza, sender);
+                engine.with_machine(ServerConnection::confirm_stanza);
                 self.send_all(engine, now, replies);
             }
-            server::Event::Authenticated { .. } | server::Event::Acked(_) => {}
+            server::Event::Acked(tokens) => {
+                let mut durable = false;
+                for token in tokens {
+                    durable |= self.durable.remove(&token).is_some();
+                }
+                if durable
+                    && let Some((id, counters)) = engine.machine().and_then(|m| m.sm_counters())
+                {
+                    let _ = self.hub.router.config.store.spool_acked(id, counters.acked);
+                }
+                if let Some(me) = &self.jid {
+                    let more = self.hub.router.flush_to(self.mailbox.conn, me);
+                    self.send_all(engine, now, more);
+                }
+            }
+            server::Event::Authenticated { .. } => {}
         }
+    }
+
+    /// A resumption: the parked session's stanzas go out again; the spool
+    /// learns their new sequence numbers, or that the client's `h`
+    /// acknowledged them.
+    fn resumed(
+        &mut self,
+        engine: &mut Engine<ServerConnection>,
+        now: Instant,
+        parked: Parked,
+        h: u32,
+    ) {
+        let acked = parked.state.outbound_acked;
+        let jid = parked.state.jid.clone();
+        let session = parked.state.id.clone();
+        let order: Vec<StanzaToken> = parked.state.unacked.iter().map(|(t, _)| *t).collect();
+        let durable = parked.durable;
+        let state = Some(parked.state);
+        engine.with_machine(|m| {
+            let _ = m.complete_resume(now, state);
+        });
+        let inbound = engine
+            .machine()
+            .and_then(|m| m.sm_counters())
+            .map_or(0, |(_, c)| c.handled);
+        let stored = StoredSession {
+            id: session,
+            jid,
+            inbound,
+        };
+        let mut seq = acked;
+        for token in order {
+            seq = seq.wrapping_add(1);
+            let Some(id) = durable.get(&token).copied() else {
+                continue;
+            };
+            if i32::try_from(h.wrapping_sub(seq)).is_ok_and(|d| d >= 0) {
+                let _ = self.hub.router.config.store.spool_remove(id);
+            } else {
+                let _ = self.hub.router.config.store.spool_sent(id, &stored, seq);
+                self.durable.insert(token, id);
+            }
+            self.hub.router.unclaim(id);
+        }
+    }
+
+    /// This session as the store keeps it (with stream management).
+    fn stored_session(&self, engine: &Engine<ServerConnection>) -> Option<StoredSession> {
+        let (id, counters) = engine.machine()?.sm_counters()?;
+        Some(StoredSession {
+            id: id.to_owned(),
+            jid: self.jid.clone()?,
+            inbound: counters.handled,
+        })
     }
 
     fn user(&self, engine: &Engine<ServerConnection>) -> Option<BareJid> {
@@ -137,19 +227,57 @@ impl ClientHost {
         BareJid::new(Some(&username), domain).ok()
     }
 
-    fn send_all(&self, engine: &mut Engine<ServerConnection>, now: Instant, stanzas: Vec<Stanza>) {
-        for stanza in stanzas {
-            let refused = send_or_return(engine, stanza, |m, stanza| {
-                m.try_send(now, stanza).err().map(|(_, stanza)| *stanza)
-            });
-            if let Some(refused) = refused {
-                self.undeliverable(refused);
+    fn send_all(
+        &mut self,
+        engine: &mut Engine<ServerConnection>,
+        now: Instant,
+        deliveries: Vec<Delivery>,
+    ) {
+        for Delivery { stanza, spool } in deliveries {
+            let mut pending = Some(stanza);
+            let sent = engine
+                .with_machine(|m| Some(m.try_send(now, pending.take()?)))
+                .flatten();
+            match (sent, spool) {
+                (Some(Ok(token)), Some(id)) => self.sent_spooled(engine, token, id),
+                (Some(Ok(_)), None) => {}
+                (Some(Err((_, stanza))), spool) => self.undeliverable(*stanza, spool),
+                (None, spool) => {
+                    if let Some(stanza) = pending {
+                        self.undeliverable(stanza, spool);
+                    }
+                }
             }
         }
     }
 
-    /// A stanza this session could not take: its sender learns it.
-    fn undeliverable(&self, stanza: Stanza) {
+    /// A spooled message went out: with stream management it stays in the
+    /// spool until acknowledged (and the spool records where it went);
+    /// without, it is delivered for good.
+    fn sent_spooled(&mut self, engine: &Engine<ServerConnection>, token: StanzaToken, id: u64) {
+        let sent = engine
+            .machine()
+            .and_then(|m| m.sm_counters())
+            .map(|(_, c)| c.sent);
+        match (self.stored_session(engine), sent) {
+            (Some(session), Some(seq)) => {
+                let _ = self.hub.router.config.store.spool_sent(id, &session, seq);
+                self.durable.insert(token, id);
+            }
+            _ => {
+                let _ = self.hub.router.config.store.spool_remove(id);
+            }
+        }
+        self.hub.router.unclaim(id);
+    }
+
+    /// A stanza this session could not take (it is ending): its sender
+    /// learns it; a spooled message waits for another resource.
+    fn undeliverable(&self, stanza: Stanza, spool: Option<u64>) {
+        if let Some(id) = spool {
+            self.hub.router.unclaim(id);
+            return;
+        }
         if let Some(reply) =
             stanza.error_reply(StanzaError::new(DefinedCondition::RecipientUnavailable))
             && reply.recipient().is_some()
@@ -168,23 +296,31 @@ impl ClientHost {
         let state = engine
             .with_machine(ServerConnection::take_resume_state)
             .flatten();
-        let mut waiting: Vec<Stanza> = Vec::new();
-        while let Ok(stanza) = self.inbox.stanzas.try_recv() {
-            waiting.push(stanza);
+        let mut waiting: Vec<Delivery> = Vec::new();
+        while let Ok(delivery) = self.inbox.stanzas.try_recv() {
+            waiting.push(delivery);
         }
+        let durable = std::mem::take(&mut self.durable);
         match state {
-            Some(mut state) if !clean && !self.stopping && !self.hub.closing() => {
-                for stanza in waiting {
-                    park_stanza(&mut state, stanza);
-                }
-                self.hub.router.park(now, &self.mailbox, state);
+            Some(state) if !clean && !self.stopping && !self.hub.closing() => {
+                self.hub
+                    .router
+                    .park(now, &self.mailbox, state, durable, waiting);
             }
             state => {
-                let mut unacked: Vec<Stanza> = state
-                    .map(|s| s.unacked.into_iter().map(|(_, s)| s).collect())
-                    .unwrap_or_default();
-                unacked.extend(waiting);
-                self.hub.router.gone(&jid, Some(&self.mailbox), unacked);
+                let session = state.as_ref().map(|s| s.id.clone());
+                let unacked = state.map(|s| s.unacked).unwrap_or_default();
+                let mut rest = self
+                    .hub
+                    .router
+                    .release(session.as_deref(), unacked, &durable);
+                for delivery in waiting {
+                    match delivery.spool {
+                        Some(id) => self.hub.router.unclaim(id),
+                        None => rest.push(delivery.stanza),
+                    }
+                }
+                self.hub.router.gone(&jid, Some(&self.mailbox), rest);
             }
         }
     }
@@ -244,8 +380,8 @@ impl Host<ServerConnection> for ClientHost {
             return Poll::Pending;
         }
         match self.inbox.stanzas.poll_recv(cx) {
-            Poll::Ready(Some(stanza)) => {
-                self.send_all(engine, now, vec![stanza]);
+            Poll::Ready(Some(delivery)) => {
+                self.send_all(engine, now, vec![delivery]);
                 Poll::Ready(true)
             }
             Poll::Ready(None) => Poll::Ready(false),
@@ -277,9 +413,10 @@ where
     let _exit = driver::run(&mut engine, &mut io, &TokioSleeper, &mut host).await;
     host.detach();
     host.inbox.stanzas.close();
-    while let Ok(stanza) = host.inbox.stanzas.try_recv() {
-        if let Some(reply) =
-            stanza.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
+    while let Ok(delivery) = host.inbox.stanzas.try_recv() {
+        if let Some(reply) = delivery
+            .stanza
+            .error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
         {
             hub.router.inject(reply);
         }
@@ -370,7 +507,7 @@ impl Host<ComponentConnection> for ComponentHost {
             return Poll::Ready(true);
         }
         match self.inbox.stanzas.poll_recv(cx) {
-            Poll::Ready(Some(stanza)) => {
+            Poll::Ready(Some(Delivery { stanza, .. })) => {
                 let refused = send_or_return(engine, stanza, |m, stanza| {
                     m.try_send(now, stanza).err().map(|(_, stanza)| *stanza)
                 });

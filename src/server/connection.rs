@@ -11,6 +11,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use super::{
+    SmCounters,
     AcceptConfig, CloseReason, Event, ListenConfig, Output, SendError, ServerError, TlsPolicy,
 };
 use crate::client::{ResumeState, TlsInfo};
@@ -71,6 +72,10 @@ struct Sm {
     /// error replies), ascending: counted, but not reported in
     /// [`Event::Acked`].
     own: VecDeque<StanzaToken>,
+    /// With `confirm_stanzas`: the client's stanzas not yet counted, in
+    /// order; `true` for one the machine answered itself (it counts once
+    /// everything before it is confirmed).
+    unconfirmed: VecDeque<bool>,
 }
 
 impl Sm {
@@ -82,6 +87,25 @@ impl Sm {
             awaiting_ack: false,
             ack_base: None,
             own: VecDeque::new(),
+            unconfirmed: VecDeque::new(),
+        }
+    }
+
+    /// Counts a stanza from the client: at once, or (`confirm`) when the
+    /// host confirms it and everything before it.
+    fn received(&mut self, confirm: bool, by_host: bool) {
+        if confirm {
+            self.unconfirmed.push_back(!by_host);
+            self.count_confirmed();
+        } else {
+            self.inbound.handled_one();
+        }
+    }
+
+    fn count_confirmed(&mut self) {
+        while self.unconfirmed.front() == Some(&true) {
+            self.unconfirmed.pop_front();
+            self.inbound.handled_one();
         }
     }
 }
@@ -481,6 +505,36 @@ impl ServerConnection {
             unacked: sm.outbound.take_unacked(),
             next_token: self.next_token,
         })
+    }
+
+    /// With [`AcceptConfig::confirm_stanzas`]: the oldest
+    /// [`Event::Stanza`] not yet confirmed is handled for good and counts
+    /// in the next acknowledgement. Call it once per stanza event, in
+    /// order. Does nothing without stream management or that option.
+    pub fn confirm_stanza(&mut self) {
+        if let Some(sm) = &mut self.sm
+            && let Some(pos) = sm.unconfirmed.iter().position(|auto| !auto)
+            && let Some(entry) = sm.unconfirmed.get_mut(pos)
+        {
+            *entry = true;
+            sm.count_confirmed();
+        }
+    }
+
+    /// The XEP-0198 session id and counters; `None` without stream
+    /// management.
+    pub fn sm_counters(&self) -> Option<(&str, SmCounters)> {
+        let sm = self.sm.as_ref()?;
+        let acked = sm.outbound.acked();
+        let outstanding = u32::try_from(sm.outbound.outstanding()).unwrap_or(u32::MAX);
+        Some((
+            &sm.id,
+            SmCounters {
+                handled: sm.inbound.handled(),
+                sent: acked.wrapping_add(outstanding),
+                acked,
+            },
+        ))
     }
 
     // ---- output -----------------------------------------------------------
@@ -986,9 +1040,7 @@ impl ServerConnection {
         if !Stanza::is_stanza(&element) {
             return self.stream_error(StreamErrorCondition::UnsupportedStanzaType, "not a stanza");
         }
-        if let Some(sm) = &mut self.sm {
-            sm.inbound.handled_one();
-        }
+        let confirm = self.accept.as_ref().is_some_and(|a| a.confirm_stanzas);
         match Stanza::try_from(element) {
             Ok(mut stanza) => {
                 // The server stamps `from`; what the client claims is ignored.
@@ -1001,14 +1053,23 @@ impl ServerConnection {
                         if let IqKind::Set(p) = &iq.kind
                             && p.is("session", NS_SESSION)
                         {
+                            if let Some(sm) = &mut self.sm {
+                                sm.received(confirm, false);
+                            }
                             let reply = Iq::result_for(iq, None);
                             return self.send_own(now, Stanza::Iq(reply));
                         }
                     }
                 }
+                if let Some(sm) = &mut self.sm {
+                    sm.received(confirm, true);
+                }
                 self.event(Event::Stanza(stanza));
             }
             Err(e) => {
+                if let Some(sm) = &mut self.sm {
+                    sm.received(confirm, false);
+                }
                 let Some(reply) = e.error_reply() else { return };
                 if self.sm.is_none() {
                     if matches!(self.state, State::Online) {

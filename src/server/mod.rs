@@ -125,6 +125,15 @@ pub struct AcceptConfig {
     /// also `0`, the server never asks and relies on the client acking on
     /// its own.
     pub ack_request_after: Duration,
+    /// With stream management on, count a client's stanza as handled (in
+    /// the `h` of our acknowledgements and of a resumption) only once the
+    /// application confirms it with
+    /// [`ServerConnection::confirm_stanza`], so that an acknowledged
+    /// stanza is one the application has made safe (a server that stores
+    /// messages before acknowledging them). Stanzas the machine answers
+    /// itself count when every stanza before them is confirmed. Default
+    /// `false`: a stanza counts once it is parsed.
+    pub confirm_stanzas: bool,
 }
 
 impl std::fmt::Debug for AcceptConfig {
@@ -137,6 +146,7 @@ impl std::fmt::Debug for AcceptConfig {
             .field("max_unacked", &self.max_unacked)
             .field("ack_request_every", &self.ack_request_every)
             .field("ack_request_after", &self.ack_request_after)
+            .field("confirm_stanzas", &self.confirm_stanzas)
             .finish_non_exhaustive()
     }
 }
@@ -167,8 +177,23 @@ impl AcceptConfig {
             max_outbound_bytes: 1 << 20,
             ack_request_every: 5,
             ack_request_after: Duration::from_secs(5),
+            confirm_stanzas: false,
         }
     }
+}
+
+/// The XEP-0198 counters of a session, from
+/// [`ServerConnection::sm_counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SmCounters {
+    /// Stanzas from the client counted as handled (the `h` we answer).
+    pub handled: u32,
+    /// Stanzas we sent in the session: the `h` with which the client
+    /// acknowledges the last of them.
+    pub sent: u32,
+    /// The client's last acknowledgement of our stanzas.
+    pub acked: u32,
 }
 
 /// What the caller must do next, from [`ServerConnection::poll_output`].

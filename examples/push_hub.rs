@@ -50,6 +50,10 @@ Options:
   --component-port N  component port (XEP-0114), default 5347 (0: any)
   --ca-file FILE      where to write the CA certificate clients must trust
                       (default target/push_hub-ca.pem)
+  --database FILE     the SQLite database that keeps accounts, rosters,
+                      messages and the certificate across restarts
+                      (default target/push_hub.db)
+  --memory            keep everything in memory instead (lost at exit)
   --run-for SECONDS   shut down after this long (default: until Ctrl-C)
   -h, --help          print this help
 ";
@@ -67,6 +71,7 @@ struct Options {
     port: u16,
     component_port: u16,
     ca_file: PathBuf,
+    database: Option<PathBuf>,
     run_for: Option<Duration>,
 }
 
@@ -75,6 +80,7 @@ fn parse() -> Result<Option<Options>, String> {
         port: 5222,
         component_port: 5347,
         ca_file: PathBuf::from("target/push_hub-ca.pem"),
+        database: Some(PathBuf::from("target/push_hub.db")),
         run_for: None,
     };
     let mut args = std::env::args().skip(1);
@@ -93,6 +99,8 @@ fn parse() -> Result<Option<Options>, String> {
                     .map_err(|e| format!("--component-port: {e}"))?;
             }
             "--ca-file" => options.ca_file = PathBuf::from(value("--ca-file")?),
+            "--database" => options.database = Some(PathBuf::from(value("--database")?)),
+            "--memory" => options.database = None,
             "--run-for" => {
                 let seconds: f64 = value("--run-for")?
                     .parse()
@@ -134,6 +142,20 @@ async fn run(options: Options) -> Result<(), String> {
         .components(&format!("127.0.0.1:{}", options.component_port))
         .component(COMPONENT, SECRET)
         .ca_file(&options.ca_file);
+    if let Some(database) = &options.database {
+        if let Some(dir) = database.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        builder = builder
+            .database(database)
+            .map_err(|e| format!("{}: {e}", database.display()))?;
+        log(format_args!(
+            "push_hub: state kept in {}",
+            database.display()
+        ));
+    }
     for (user, password) in ACCOUNTS {
         builder = builder.user(&format!("{user}@{DOMAIN}"), password);
     }

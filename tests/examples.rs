@@ -471,6 +471,8 @@ async fn push_hub_serves_clients_and_pushes_events() {
             "0",
             "--ca-file",
             &ca,
+            "--database",
+            dir.join("hub.db").to_str().unwrap(),
             "--run-for",
             "6",
         ],
@@ -519,5 +521,125 @@ async fn push_hub_serves_clients_and_pushes_events() {
         outcome.stdout.iter().any(|l| l == "push_hub: stopped"),
         "{outcome:#?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A free TCP port on loopback (bound, then released).
+#[cfg(feature = "hub")]
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Issue 9's durability promise: the hub process is killed (SIGKILL) in
+/// the middle of a flood and started again on the same database; the
+/// clients resume their XEP-0198 sessions, and every message the hub
+/// acknowledged arrives exactly once, in order.
+#[cfg(feature = "hub")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_hub_killed_mid_flood_loses_and_repeats_nothing() {
+    use xmpp_kit::rt::backoff::ReconnectPolicy;
+
+    const N: usize = 400;
+    let dir = std::env::temp_dir().join(format!("xmpp-kit-hub-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    let database = dir.join("hub.db");
+    let port = free_port().to_string();
+    let component_port = free_port().to_string();
+    let args = [
+        "--port",
+        port.as_str(),
+        "--component-port",
+        component_port.as_str(),
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+        "--database",
+        database.to_str().unwrap(),
+        "--run-for",
+        "25",
+    ];
+    let mut hub = Example::spawn("push_hub", &args);
+    hub.wait_line("push_hub: serving ").await;
+    let address = format!("127.0.0.1:{port}");
+    let mut policy = ReconnectPolicy::new();
+    policy.initial = Duration::from_millis(100);
+    policy.max = Duration::from_millis(500);
+    let connect = |user: &str, password: &str| {
+        ClientBuilder::new(&format!("{user}@localhost"), password)
+            .server(&address)
+            .roots(Roots::ExtraOnly)
+            .ca_file(&ca_file)
+            .reconnect(policy.clone())
+            .connect()
+    };
+    let mut bob = connect("bob", "bob-pw").await.unwrap();
+    bob.send_confirmed(xmpp_kit::stanza::Presence::available())
+        .await
+        .unwrap();
+    let alice = connect("alice", "alice-pw").await.unwrap();
+    let to: Jid = "bob@localhost".parse().unwrap();
+
+    let collecting = tokio::spawn(async move {
+        let mut got: Vec<usize> = Vec::new();
+        let mut resumed = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match tokio::time::timeout_at(deadline, bob.next()).await {
+                Err(_) | Ok(None) => break,
+                Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                    let Some(body) = m.body() else { continue };
+                    if body == "done" {
+                        break;
+                    }
+                    if let Some(i) = body.strip_prefix("flood-") {
+                        got.push(i.parse().unwrap());
+                    }
+                }
+                Ok(Some(ClientEvent::Online { resumed: r, .. })) => {
+                    assert!(r, "bob's session was not resumed after the restart");
+                    resumed += 1;
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+        (got, resumed)
+    });
+
+    let mut restarted = None;
+    for i in 0..N {
+        if i == N / 2 {
+            // SIGKILL: nothing is flushed or closed.
+            let killed = hub.finish_now().await;
+            assert!(!killed.status.success(), "{killed:#?}");
+            restarted = Some(Example::spawn("push_hub", &args));
+        }
+        alice
+            .send(Message::chat(to.clone(), format!("flood-{i}")))
+            .await
+            .unwrap();
+        if i % 8 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let mut hub = restarted.unwrap();
+    hub.wait_line("push_hub: serving ").await;
+    // Everything before "done" is acknowledged once "done" is.
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        alice.send_confirmed(Message::chat(to.clone(), "done")),
+    )
+    .await
+    .expect("alice's stanzas acknowledged in time")
+    .unwrap();
+    let (got, resumed) = collecting.await.unwrap();
+    let expected: Vec<usize> = (0..N).collect();
+    assert_eq!(got, expected, "each message exactly once, in order");
+    assert!(resumed >= 1, "bob never resumed");
+    drop(hub);
     let _ = std::fs::remove_dir_all(&dir);
 }

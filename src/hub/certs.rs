@@ -10,6 +10,48 @@ pub(crate) struct LocalCa {
     pub(crate) ca_pem: String,
     /// The server's chain and key.
     pub(crate) server: ServerTls,
+    /// The chain and key, PEM (to keep them).
+    chain_pem: String,
+    key_pem: String,
+}
+
+/// Where the local certificate is kept in the store.
+const META_NAMES: &str = "hub.local_tls.names";
+const META_CA: &str = "hub.local_tls.ca";
+const META_CHAIN: &str = "hub.local_tls.chain";
+const META_KEY: &str = "hub.local_tls.key";
+
+/// The local CA kept in `store` for the same names (so clients that
+/// trust it keep working after a restart), or a new one, kept there.
+pub(crate) fn stored_local_ca(
+    store: &dyn super::store::Store,
+    names: &[String],
+) -> Result<LocalCa, super::HubError> {
+    let names_text = names.join(" ");
+    let kept = (|| {
+        if store.meta(META_NAMES).ok()??.as_str() != names_text {
+            return None;
+        }
+        let ca_pem = store.meta(META_CA).ok()??;
+        let chain_pem = store.meta(META_CHAIN).ok()??;
+        let key_pem = store.meta(META_KEY).ok()??;
+        let server = ServerTls::from_pem(chain_pem.as_bytes(), key_pem.as_bytes()).ok()?;
+        Some(LocalCa {
+            ca_pem,
+            server,
+            chain_pem,
+            key_pem,
+        })
+    })();
+    if let Some(kept) = kept {
+        return Ok(kept);
+    }
+    let made = local_ca(names)?;
+    store.set_meta(META_CA, &made.ca_pem)?;
+    store.set_meta(META_CHAIN, &made.chain_pem)?;
+    store.set_meta(META_KEY, &made.key_pem)?;
+    store.set_meta(META_NAMES, &names_text)?;
+    Ok(made)
 }
 
 /// Why a local certificate could not be made.
@@ -70,10 +112,13 @@ pub(crate) fn local_ca(names: &[String]) -> Result<LocalCa, CertError> {
     params.not_after = not_after;
     let cert = params.signed_by(&key, &issuer).map_err(err)?;
     let chain = format!("{}{}", cert.pem(), ca_cert.pem());
-    let server = ServerTls::from_pem(chain.as_bytes(), key.serialize_pem().as_bytes())?;
+    let key_pem = key.serialize_pem();
+    let server = ServerTls::from_pem(chain.as_bytes(), key_pem.as_bytes())?;
     Ok(LocalCa {
         ca_pem: ca_cert.pem(),
         server,
+        chain_pem: chain,
+        key_pem,
     })
 }
 

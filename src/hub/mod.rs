@@ -69,12 +69,12 @@ use crate::jid::BareJid;
 use crate::rt::ServerTls;
 use crate::rt::server::ServerTransport;
 use crate::rt::tls::TlsSetupError;
+use crate::sasl::MIN_ITERATIONS;
 use crate::server::{AcceptConfig, TlsPolicy};
 use crate::stanza::Stanza;
 use crate::xml::Limits;
 use roster::{RosterLimits, Rosters};
 use router::{Router, RouterConfig};
-use crate::sasl::MIN_ITERATIONS;
 use store::{MemoryStore, Store, StoreError};
 use users::{DomainCredentials, StoreUsers};
 
@@ -292,9 +292,7 @@ impl HubBuilder {
             BareJid::domain_only(domain)
                 .map_err(|e| HubError::Config(format!("invalid domain {domain:?}: {e}")))?;
         }
-        let store: Arc<dyn Store> = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let users: Arc<dyn UserStore> = match self.users_store {
             Some(users) => {
                 if !self.accounts.is_empty() {
@@ -327,7 +325,7 @@ impl HubBuilder {
                 names.push("localhost".to_owned());
                 names.sort();
                 names.dedup();
-                let ca = certs::local_ca(&names)?;
+                let ca = certs::stored_local_ca(&*store, &names)?;
                 if let Some(path) = &self.ca_file {
                     std::fs::write(path, &ca.ca_pem).map_err(|error| HubError::CaFile {
                         path: path.clone(),

@@ -600,7 +600,11 @@ impl Router {
         let count = expired.len();
         for parked in expired {
             let jid = parked.state.jid.clone();
-            let unacked = self.release(Some(&parked.state.id), parked.state.unacked, &parked.durable);
+            let unacked = self.release(
+                Some(&parked.state.id),
+                parked.state.unacked,
+                &parked.durable,
+            );
             self.gone(&jid, None, unacked);
         }
         count
@@ -991,8 +995,7 @@ impl Router {
                 {
                     // No available resource (RFC 6121 8.5.2.2.1): kept as an
                     // offline message, unless only chat states.
-                    let keep =
-                        matches!(&back.stanza, Stanza::Message(m) if spool::keep_offline(m));
+                    let keep = matches!(&back.stanza, Stanza::Message(m) if spool::keep_offline(m));
                     if !keep {
                         let _ = self.store().spool_remove(id);
                     }
@@ -1273,7 +1276,8 @@ impl Router {
                             Roster::push(item.clone(), Some(&ver)).to_element(),
                         )
                         .with_id(format!("push-{id}"));
-                        let _ = self.to_resource(&user, jid.resource(), Stanza::Iq(push).into(), out);
+                        let _ =
+                            self.to_resource(&user, jid.resource(), Stanza::Iq(push).into(), out);
                     }
                 }
                 RosterEffect::Deliver { to, presence } => {
@@ -1283,7 +1287,12 @@ impl Router {
                 RosterEffect::SendPresence { of, to } => {
                     for p in self.presences_of(&of) {
                         let stanza = Stanza::Presence(p.with_to(to.clone().into()));
-                        let _ = self.to_available(&to, Fanout::All { except: None }, stanza.into(), out);
+                        let _ = self.to_available(
+                            &to,
+                            Fanout::All { except: None },
+                            stanza.into(),
+                            out,
+                        );
                     }
                 }
                 RosterEffect::SendUnavailable { of, to } => {

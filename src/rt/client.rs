@@ -775,7 +775,9 @@ impl ClientTask {
             let attempt = self.attempt(&mut connector, &sleeper, resume.take()).await;
             let (error, resume_state, was_online) = match attempt {
                 Ok(outcome) => outcome,
-                Err(error) => (Some(error), None, false),
+                // A failed attempt never used the session: it can still be
+                // resumed by the next one.
+                Err((error, resume)) => (Some(error), resume, false),
             };
             ever_online |= was_online;
             if was_online {
@@ -835,10 +837,17 @@ impl ClientTask {
         connector: &mut C,
         sleeper: &impl Sleeper,
         resume: Option<ResumeState>,
-    ) -> Result<(Option<ClientError>, Option<ResumeState>, bool), ClientError> {
-        let connected = connector.connect().await?;
+    ) -> Result<(Option<ClientError>, Option<ResumeState>, bool), (ClientError, Option<ResumeState>)>
+    {
+        let connected = match connector.connect().await {
+            Ok(connected) => connected,
+            Err(error) => return Err((error, resume)),
+        };
         let direct_tls = connected.direct_tls || self.setup.direct_tls;
-        let mut engine = self.setup.engine(Instant::now(), direct_tls, resume)?;
+        let mut engine = self
+            .setup
+            .engine(Instant::now(), direct_tls, resume)
+            .map_err(|error| (error, None))?;
         let mut io = connected.io;
         self.host.ending = None;
         self.host.came_online = false;

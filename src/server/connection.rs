@@ -11,8 +11,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use super::{
-    SmCounters,
-    AcceptConfig, CloseReason, Event, ListenConfig, Output, SendError, ServerError, TlsPolicy,
+    AcceptConfig, CloseReason, Event, ListenConfig, Output, SendError, ServerError, SmCounters,
+    TlsPolicy,
 };
 use crate::client::{ResumeState, TlsInfo};
 use crate::ext::{self, Payload, sm};

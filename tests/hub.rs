@@ -7,6 +7,7 @@
 
 mod killable;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -15,6 +16,7 @@ use xmpp_kit::ext::Payload as _;
 use xmpp_kit::ext::disco::{DiscoInfo, DiscoItems};
 use xmpp_kit::ext::ping::Ping;
 use xmpp_kit::ext::roster::{Roster, Subscription};
+use xmpp_kit::hub::store::{MemoryStore, Store};
 use xmpp_kit::hub::{Hub, HubLimits};
 use xmpp_kit::jid::{BareJid, Jid};
 use xmpp_kit::rt::Roots;
@@ -311,6 +313,61 @@ async fn a_full_spool_refuses_with_resource_constraint() {
         let (text, _) = next_where(&mut dave, "a kept message", delayed_body).await;
         assert_eq!(text, format!("m{i}"));
     }
+    hub.shutdown().await;
+}
+
+/// What the hub accepted survives a restart on the same store: rosters
+/// with pending subscription requests, and offline messages.
+#[tokio::test]
+async fn rosters_and_offline_messages_survive_a_restart() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let start = |store: Arc<dyn Store>| async move {
+        let mut builder = Hub::builder(DOMAIN).listen("127.0.0.1:0").store(store);
+        for user in USERS {
+            builder = builder.user(&format!("{user}@{DOMAIN}"), PASSWORD);
+        }
+        builder.start().await.unwrap()
+    };
+    let hub = start(Arc::clone(&store)).await;
+    let alice = online(&hub, "alice").await;
+    let mut item = xmpp_kit::ext::roster::Item::new(bare("bob"));
+    item.name = Some("Bob".into());
+    let set = Roster {
+        ver: None,
+        items: vec![item],
+    };
+    alice
+        .request(Iq::set(None, set.to_element()))
+        .await
+        .unwrap();
+    alice
+        .send(Presence::subscribe(bare("bob").into()))
+        .await
+        .unwrap();
+    alice
+        .send_confirmed(Message::chat(bare("carol").into(), "kept across a restart"))
+        .await
+        .unwrap();
+    alice.close().await;
+    hub.shutdown().await;
+
+    let hub = start(store).await;
+    let alice = online(&hub, "alice").await;
+    let roster = roster(&alice).await;
+    let bob_item = roster.items.iter().find(|i| i.jid == bare("bob")).unwrap();
+    assert_eq!(bob_item.name.as_deref(), Some("Bob"));
+    assert!(bob_item.ask, "the pending subscription is remembered");
+    let mut bob = online(&hub, "bob").await;
+    let request = next_where(&mut bob, "the pending subscription request", |s| match s {
+        Stanza::Presence(p) if p.kind == PresenceType::Subscribe => p.from.clone(),
+        _ => None,
+    })
+    .await;
+    assert_eq!(request, Jid::from(bare("alice")));
+    let mut carol = online(&hub, "carol").await;
+    let (text, delayed) = next_where(&mut carol, "the offline message", delayed_body).await;
+    assert_eq!(text, "kept across a restart");
+    assert!(delayed);
     hub.shutdown().await;
 }
 

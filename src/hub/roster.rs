@@ -70,7 +70,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use minidom::Element;
+
+use crate::ext::Payload as _;
 use crate::ext::roster::{Item, Roster, Subscription};
+
+/// The namespace of a roster as the hub stores it.
+const NS_STORED: &str = "urn:xmpp-kit:hub:roster:0";
 use crate::jid::{BareJid, Jid};
 use crate::stanza::{DefinedCondition, Presence, PresenceType};
 
@@ -497,6 +503,72 @@ impl Rosters {
             .get(user)
             .map_or(0, |roster| roster.ver)
             .to_string()
+    }
+
+    /// `user`'s roster, version and pending requests in the form the hub
+    /// stores; `None` if the account has none.
+    pub(crate) fn export(&self, user: &BareJid) -> Option<Element> {
+        let roster = self.users.get(user)?;
+        let items = Roster {
+            ver: Some(roster.ver.to_string()),
+            items: roster.items.values().cloned().collect(),
+        };
+        let mut stored = Element::builder("stored", NS_STORED)
+            .append(items.to_element())
+            .build();
+        crate::ext::set_attr(&mut stored, "ver", roster.ver.to_string());
+        for (from, presence) in &roster.pending_in {
+            let mut pending = Element::builder("pending", NS_STORED)
+                .append(Element::from(crate::stanza::Stanza::Presence(
+                    presence.clone(),
+                )))
+                .build();
+            crate::ext::set_attr(&mut pending, "jid", from.as_str());
+            stored.append_child(pending);
+        }
+        Some(stored)
+    }
+
+    /// Puts back a roster [`export`](Self::export)ed earlier (at start).
+    ///
+    /// # Errors
+    /// A description of what is unreadable; nothing changes then.
+    pub(crate) fn import(&mut self, user: BareJid, stored: &Element) -> Result<(), String> {
+        if !stored.is("stored", NS_STORED) {
+            return Err("not a stored roster".into());
+        }
+        let ver: u64 = stored
+            .attr("ver")
+            .and_then(|v| v.parse().ok())
+            .ok_or("no version")?;
+        let mut roster = UserRoster {
+            ver,
+            ..UserRoster::default()
+        };
+        for child in stored.children() {
+            if child.is("pending", NS_STORED) {
+                let from: BareJid = child
+                    .attr("jid")
+                    .and_then(|j| j.parse().ok())
+                    .ok_or("a pending request without a valid jid")?;
+                let presence = child
+                    .children()
+                    .next()
+                    .and_then(|p| crate::stanza::Stanza::try_from(p.clone()).ok());
+                let Some(crate::stanza::Stanza::Presence(presence)) = presence else {
+                    return Err("a pending request without its presence".into());
+                };
+                roster.pending_in.push((from, presence));
+            } else if Roster::matches(child) {
+                let items = Roster::parse(child).map_err(|e| e.to_string())?;
+                for item in items.items {
+                    roster.items.insert(item.jid.clone(), item);
+                }
+            }
+        }
+        self.last_ver = self.last_ver.max(ver);
+        self.users.insert(user, roster);
+        Ok(())
     }
 
     /// The item for `contact` in `user`'s roster.

@@ -330,6 +330,18 @@ impl Router {
         &*self.config.store
     }
 
+    /// Writes the rosters of `users` to the store (after a change).
+    fn persist_rosters(&self, users: &[&BareJid]) {
+        let rosters = self.rosters();
+        for user in users {
+            let text = rosters.export(user).and_then(|e| spool::element_text(&e));
+            let _ = match text {
+                Some(text) => self.store().put_roster(user, &text),
+                None => self.store().remove_roster(user),
+            };
+        }
+    }
+
     fn claimed(&self) -> MutexGuard<'_, HashSet<u64>> {
         self.claimed.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -360,6 +372,17 @@ impl Router {
     /// Reads the resumable sessions back from the store (at start): each
     /// is parked for the resume window, its resource bound.
     pub(crate) fn restore(&self, now: Instant) -> Result<usize, StoreError> {
+        {
+            let mut rosters = self.rosters();
+            for (user, text) in self.store().rosters()? {
+                let element: minidom::Element = text
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("the roster of {user}: {e}")))?;
+                rosters
+                    .import(user.clone(), &element)
+                    .map_err(|e| StoreError::Corrupt(format!("the roster of {user}: {e}")))?;
+            }
+        }
         let sessions = self.store().sessions()?;
         let mut st = self.state();
         let mut count = 0;
@@ -1240,6 +1263,9 @@ impl Router {
         let effects =
             self.rosters()
                 .subscription(&user, presence.kind, &contact, status.as_deref());
+        if effects.is_ok() {
+            self.persist_rosters(&[&user, &contact]);
+        }
         match effects {
             Ok(effects) => self.apply(effects, out),
             Err(condition) => {
@@ -1338,6 +1364,11 @@ impl Router {
                         return reply_error(iq, DefinedCondition::BadRequest);
                     };
                     let result = self.rosters().set(&user, &roster);
+                    if result.is_ok() {
+                        let mut touched = vec![&user];
+                        touched.extend(roster.items.iter().map(|item| &item.jid));
+                        self.persist_rosters(&touched);
+                    }
                     match result {
                         Ok(effects) => {
                             let mut mine = vec![Stanza::Iq(Iq::result_for(iq, None)).into()];

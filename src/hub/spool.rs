@@ -31,9 +31,13 @@ pub(crate) fn keep_offline(message: &Message) -> bool {
 
 /// The stanza as stored.
 pub(crate) fn serialize(stanza: &Stanza) -> Option<String> {
-    let element = Element::from(stanza.clone());
+    element_text(&Element::from(stanza.clone()))
+}
+
+/// An element as text (with its namespaces).
+pub(crate) fn element_text(element: &Element) -> Option<String> {
     let mut out = BytesMut::new();
-    StreamWriter::new().write_element(&element, &mut out).ok()?;
+    StreamWriter::new().write_element(element, &mut out).ok()?;
     String::from_utf8(out.to_vec()).ok()
 }
 

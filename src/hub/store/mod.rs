@@ -15,6 +15,8 @@
 //! interprets (a roster, a node's configuration) are opaque strings: a
 //! store keeps them as they are.
 
+#[cfg(test)]
+mod conformance;
 mod memory;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

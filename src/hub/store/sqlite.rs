@@ -801,3 +801,224 @@ impl Store for SqliteStore {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::super::conformance::{TempDb, check_sample, jid, session, write_sample};
+    use super::*;
+
+    fn version_of(path: &Path) -> u32 {
+        user_version(&Connection::open(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn reopen_keeps_everything() {
+        let db = TempDb::new("reopen");
+        {
+            let store = SqliteStore::open(db.path()).unwrap();
+            write_sample(&store);
+        }
+        assert_eq!(version_of(db.path()), SCHEMA_VERSION);
+        // Reopening (twice) migrates nothing and loses nothing.
+        for _ in 0..2 {
+            let store = SqliteStore::open(db.path()).unwrap();
+            check_sample(&store);
+        }
+        assert_eq!(version_of(db.path()), SCHEMA_VERSION);
+        // Spool ids go on after the last one given before the restart.
+        let store = SqliteStore::open_with(db.path(), Durability::PowerLoss).unwrap();
+        let alice = jid("alice@durable.example");
+        let last = store.spooled(&alice).unwrap().last().unwrap().id;
+        store.spool_remove(last).unwrap();
+        drop(store);
+        let store = SqliteStore::open(db.path()).unwrap();
+        assert!(store.spool(&alice, "<m/>", 0, 10, None).unwrap() > last);
+    }
+
+    #[test]
+    fn open_twice_at_once() {
+        let db = TempDb::new("twice");
+        let one = SqliteStore::open(db.path()).unwrap();
+        let two = SqliteStore::open(db.path()).unwrap();
+        one.set_meta("k", "v").unwrap();
+        assert_eq!(two.meta("k").unwrap().as_deref(), Some("v"));
+        let alice = jid("alice@example.org");
+        let a = one.spool(&alice, "<a/>", 0, 10, None).unwrap();
+        let b = two.spool(&alice, "<b/>", 0, 10, None).unwrap();
+        assert!(b > a);
+        assert_eq!(one.spool_count(&alice).unwrap(), 2);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let db = TempDb::new("newer");
+        {
+            let conn = Connection::open(db.path()).unwrap();
+            conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;")
+                .unwrap();
+        }
+        match SqliteStore::open(db.path()) {
+            Err(StoreError::Version {
+                found: 99,
+                supported: SCHEMA_VERSION,
+            }) => {}
+            other => panic!("expected Version, got {other:?}"),
+        }
+        // Nothing was changed.
+        assert_eq!(version_of(db.path()), 99);
+        let conn = Connection::open(db.path()).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+    }
+
+    #[test]
+    fn version_zero_is_migrated() {
+        // An empty file, and a database at version 0 without tables.
+        let empty = TempDb::new("empty");
+        std::fs::write(empty.path(), b"").unwrap();
+        let blank = TempDb::new("blank");
+        {
+            let conn = Connection::open(blank.path()).unwrap();
+            conn.execute_batch("CREATE TABLE t (x); DROP TABLE t;")
+                .unwrap();
+            assert_eq!(user_version(&conn).unwrap(), 0);
+        }
+        for db in [&empty, &blank] {
+            let store = SqliteStore::open(db.path()).unwrap();
+            write_sample(&store);
+            check_sample(&store);
+            drop(store);
+            assert_eq!(version_of(db.path()), SCHEMA_VERSION);
+            let conn = Connection::open(db.path()).unwrap();
+            let mode: String = conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+    }
+
+    #[test]
+    fn undecodable_rows_are_corrupt() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        store
+            .put_session(&session("s", "alice@example.org/r", 1))
+            .unwrap();
+        store.put_roster(&jid("alice@example.org"), "<r/>").unwrap();
+        store
+            .put_account(
+                &jid("alice@example.org"),
+                &[ScramCredentials::derive(ScramHash::Sha1, "pw", b"salt", 1)],
+            )
+            .unwrap();
+        {
+            let conn = store.conn();
+            conn.execute_batch(
+                "UPDATE sessions SET jid = 'no resource@example.org';
+                 UPDATE rosters SET jid = '@@';
+                 UPDATE account_verifiers SET hash = 'MD5';",
+            )
+            .unwrap();
+        }
+        assert!(matches!(store.sessions(), Err(StoreError::Corrupt(_))));
+        assert!(matches!(store.rosters(), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            store.account(&jid("alice@example.org")),
+            Err(StoreError::Corrupt(_))
+        ));
+        store
+            .conn()
+            .execute_batch("UPDATE sessions SET jid = 'a@b/c', inbound = -1")
+            .unwrap();
+        assert!(matches!(store.sessions(), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn queries_use_the_indexes() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let conn = store.conn();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            rows.join("; ")
+        };
+        for (sql, index) in [
+            (
+                "SELECT count(*) FROM (SELECT 1 FROM spool WHERE user = 'a' LIMIT 5)",
+                "spool_by_user",
+            ),
+            (
+                "SELECT id FROM spool WHERE user = 'a' ORDER BY id",
+                "spool_by_user",
+            ),
+            (
+                "DELETE FROM spool WHERE session = 's' AND seq <= 3",
+                "spool_by_session",
+            ),
+            (
+                "UPDATE spool SET session = NULL, seq = NULL WHERE session = 's'",
+                "spool_by_session",
+            ),
+            (
+                "SELECT item_id FROM items WHERE service = 's' AND node = 'n' ORDER BY position",
+                "items_by_node",
+            ),
+            (
+                "SELECT position FROM items WHERE service = 's' AND node = 'n'
+                 ORDER BY position DESC LIMIT 1 OFFSET 3",
+                "items_by_node",
+            ),
+            (
+                "SELECT jid FROM subscriptions WHERE service = 's' AND node = 'n'",
+                "sqlite_autoindex_subscriptions_1",
+            ),
+        ] {
+            let plan = plan(sql);
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
+    }
+
+    /// A rough figure for the hub's hot path: spool a message, send it,
+    /// have it acknowledged. Prints the time; asserts nothing about it.
+    #[test]
+    fn spool_round_trip_timing() {
+        const N: u32 = 10_000;
+        let db = TempDb::new("timing");
+        let store = SqliteStore::open(db.path()).unwrap();
+        let alice = jid("alice@example.org");
+        let sender = session("sender", "bob@example.org/r", 0);
+        let receiver = session("receiver", "alice@example.org/r", 0);
+        let start = Instant::now();
+        for seq in 1..=N {
+            let sender = StoredSession {
+                inbound: seq,
+                ..sender.clone()
+            };
+            let id = store
+                .spool(
+                    &alice,
+                    "<message to='alice@example.org'><body>hi</body></message>",
+                    0,
+                    1000,
+                    Some(&sender),
+                )
+                .unwrap();
+            store.spool_sent(id, &receiver, seq).unwrap();
+            store.spool_acked("receiver", seq).unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(store.spool_count(&alice).unwrap(), 0);
+        println!(
+            "{N} x (spool + spool_sent + spool_acked): {elapsed:?}, {:?} per message, {:?} per call",
+            elapsed / N,
+            elapsed / (3 * N)
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //! version, and the next open carries on from there.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -25,7 +25,8 @@ use crate::sasl::{ScramCredentials, ScramHash};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The migrations, in order: applying the first `n` gives schema version
-/// `n`. Never edit one that has shipped; append a new one instead.
+/// `n`. Never edit one that has shipped; append a new one instead. Each
+/// runs inside a transaction, so none may contain `BEGIN` or `COMMIT`.
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
     //
@@ -115,45 +116,50 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes (and the newest it can read).
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// What a committed transaction survives.
+/// What a committed transaction survives (SQLite's `synchronous`
+/// setting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Durability {
-    /// `synchronous=NORMAL`: a committed change survives a crash of the
-    /// process (what [`Store`] promises), but a power loss or a crash of
-    /// the operating system may lose the last transactions (never
-    /// corrupting the database). No `fsync` per transaction: the default.
+    /// `synchronous=NORMAL`, the default: a committed change survives a
+    /// crash of the process (what [`Store`] promises), but a power loss or
+    /// a crash of the operating system may lose the last transactions
+    /// (never corrupting the database). No `fsync` per transaction.
     #[default]
-    Process,
+    Normal,
     /// `synchronous=FULL`: a committed change survives a power loss too,
-    /// at the price of an `fsync` per transaction.
-    PowerLoss,
+    /// at the price of an `fsync` per transaction (milliseconds on many
+    /// disks, during which the calling thread waits).
+    Full,
 }
 
 /// The durable [`Store`]: one SQLite database (a file in WAL mode), one
 /// connection behind a mutex.
 ///
-/// Every method is one transaction. Changes survive a crash of the process
-/// as soon as the method returns; see [`Durability`] for power losses.
+/// Every method is one transaction, and blocks the calling thread while it
+/// runs (tens of microseconds for a write on a local disk with
+/// [`Durability::Normal`]). Changes survive a crash of the process as soon
+/// as the method returns; see [`Durability`] for power losses.
 /// Several processes may open the same file (SQLite locks it; a writer
 /// waits up to 5 seconds for another), but the hub expects to be the only
 /// writer.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// The file (`None` in memory), for `Debug` without taking the lock.
+    path: Option<PathBuf>,
 }
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let conn = self.conn();
         f.debug_struct("SqliteStore")
-            .field("path", &conn.path())
+            .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
 impl SqliteStore {
     /// Opens the database at `path` (creating it if missing) with
-    /// [`Durability::Process`], and migrates it to [`SCHEMA_VERSION`].
+    /// [`Durability::Normal`], and migrates it to [`SCHEMA_VERSION`].
     ///
     /// # Errors
     /// [`StoreError::Version`] if a newer build wrote the file;
@@ -186,25 +192,27 @@ impl SqliteStore {
     fn setup(mut conn: Connection, durability: Durability) -> StoreResult<Self> {
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
         // Refuse a newer schema before changing anything in the file.
-        check_version(user_version(&conn)?)?;
-        // The answer is "memory" for a database in memory, and the old mode
-        // where WAL is impossible (some network file systems): both still
-        // keep the store's promises, only slower or without durability.
+        check_version(user_version(&conn)?, SCHEMA_VERSION)?;
+        // A database in memory answers "memory". Where WAL is impossible
+        // (some network file systems) SQLite keeps its rollback journal,
+        // as safe, only slower: not worth refusing to start for.
         let _mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(db_err)?;
         let synchronous = match durability {
-            Durability::Process => "NORMAL",
-            Durability::PowerLoss => "FULL",
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(db_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(db_err)?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrate(&mut conn)?;
+        migrate(&mut conn, MIGRATIONS)?;
+        let path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
         Ok(Self {
             conn: Mutex::new(conn),
+            path,
         })
     }
 
@@ -245,33 +253,35 @@ fn user_version(conn: &Connection) -> StoreResult<u32> {
         .map_err(|_| StoreError::Corrupt(format!("negative schema version {version}")))
 }
 
-fn check_version(found: u32) -> StoreResult<()> {
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::Version {
-            found,
-            supported: SCHEMA_VERSION,
-        });
+fn check_version(found: u32, supported: u32) -> StoreResult<()> {
+    if found > supported {
+        return Err(StoreError::Version { found, supported });
     }
     Ok(())
 }
 
-/// Applies the missing migrations, each in its own transaction. The version
-/// is read again under the write lock, so two processes opening the same
-/// file at once apply each migration once.
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
+/// Applies the missing `migrations`, each in its own transaction (a failed
+/// one leaves the database at the version before it). The version is read
+/// again under the write lock, so two processes opening the same file at
+/// once apply each migration once.
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> StoreResult<()> {
+    let supported = u32::try_from(migrations.len()).unwrap_or(u32::MAX);
     loop {
-        if user_version(conn)? == SCHEMA_VERSION {
+        let version = user_version(conn)?;
+        check_version(version, supported)?;
+        if version == supported {
             return Ok(());
         }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
         let version = user_version(&tx)?;
-        check_version(version)?;
+        check_version(version, supported)?;
         let Some(sql) = usize::try_from(version)
             .ok()
-            .and_then(|v| MIGRATIONS.get(v))
+            .and_then(|v| migrations.get(v))
         else {
+            // Another connection finished the job meanwhile.
             return Ok(());
         };
         tx.execute_batch(sql).map_err(db_err)?;
@@ -827,7 +837,7 @@ mod tests {
         }
         assert_eq!(version_of(db.path()), SCHEMA_VERSION);
         // Spool ids go on after the last one given before the restart.
-        let store = SqliteStore::open_with(db.path(), Durability::PowerLoss).unwrap();
+        let store = SqliteStore::open_with(db.path(), Durability::Full).unwrap();
         let alice = jid("alice@durable.example");
         let last = store.spooled(&alice).unwrap().last().unwrap().id;
         store.spool_remove(last).unwrap();
@@ -898,6 +908,93 @@ mod tests {
                 .unwrap();
             assert_eq!(mode, "wal");
         }
+    }
+
+    #[test]
+    fn settings() {
+        let db = TempDb::new("settings");
+        let pragma = |store: &SqliteStore, name: &str| -> i64 {
+            store
+                .conn()
+                .pragma_query_value(None, name, |r| r.get(0))
+                .unwrap()
+        };
+        let normal = SqliteStore::open(db.path()).unwrap();
+        assert_eq!(pragma(&normal, "synchronous"), 1);
+        assert_eq!(pragma(&normal, "foreign_keys"), 1);
+        assert_eq!(pragma(&normal, "busy_timeout"), 5000);
+        let mode: String = normal
+            .conn()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert!(format!("{normal:?}").contains("settings"));
+        let full = SqliteStore::open_with(db.path(), Durability::Full).unwrap();
+        assert_eq!(pragma(&full, "synchronous"), 2);
+        let memory = SqliteStore::open_in_memory().unwrap();
+        assert_eq!(format!("{memory:?}"), "SqliteStore { path: None, .. }");
+    }
+
+    #[test]
+    fn not_a_database() {
+        let db = TempDb::new("garbage");
+        std::fs::write(db.path(), [0x42; 4096]).unwrap();
+        match SqliteStore::open(db.path()) {
+            Err(StoreError::Backend(e)) => assert!(e.contains("not a database"), "{e}"),
+            other => panic!("expected Backend, got {other:?}"),
+        }
+        let dir = TempDb::new("directory");
+        std::fs::create_dir(dir.path()).unwrap();
+        let result = SqliteStore::open(dir.path());
+        std::fs::remove_dir(dir.path()).unwrap();
+        assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    }
+
+    #[test]
+    fn migrations_apply_in_order_one_transaction_each() {
+        let table_exists = |conn: &Connection, name: &str| -> bool {
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = ?1",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        let mut conn = Connection::open_in_memory().unwrap();
+        let two = [
+            "CREATE TABLE a (x)",
+            "CREATE TABLE b (x); INSERT INTO b VALUES (1)",
+        ];
+        migrate(&mut conn, &two).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        // Again: nothing to do (b would fail to be created twice).
+        migrate(&mut conn, &two).unwrap();
+        // A third that fails half-way is rolled back as a whole; the
+        // version stays at 2, and a later build with a fixed third applies.
+        let broken = [
+            two[0],
+            two[1],
+            "CREATE TABLE c (x); INSERT INTO nowhere VALUES (1)",
+        ];
+        assert!(matches!(
+            migrate(&mut conn, &broken),
+            Err(StoreError::Backend(_))
+        ));
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert!(!table_exists(&conn, "c"));
+        let fixed = [two[0], two[1], "CREATE TABLE c (x)", "CREATE TABLE d (x)"];
+        migrate(&mut conn, &fixed).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), 4);
+        assert!(table_exists(&conn, "c") && table_exists(&conn, "d"));
+        // An older build refuses.
+        assert!(matches!(
+            migrate(&mut conn, &two),
+            Err(StoreError::Version {
+                found: 4,
+                supported: 2
+            })
+        ));
     }
 
     #[test]

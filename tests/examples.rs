@@ -577,11 +577,17 @@ async fn push_hub_killed_mid_flood_loses_and_repeats_nothing() {
             .reconnect(policy.clone())
             .connect()
     };
-    let mut bob = connect("bob", "bob-pw").await.unwrap();
+    let mut bob = tokio::time::timeout(LIMIT, connect("bob", "bob-pw"))
+        .await
+        .expect("bob logs in in time")
+        .unwrap();
     bob.send_confirmed(xmpp_kit::stanza::Presence::available())
         .await
         .unwrap();
-    let alice = connect("alice", "alice-pw").await.unwrap();
+    let alice = tokio::time::timeout(LIMIT, connect("alice", "alice-pw"))
+        .await
+        .expect("alice logs in in time")
+        .unwrap();
     let to: Jid = "bob@localhost".parse().unwrap();
 
     let collecting = tokio::spawn(async move {
@@ -614,14 +620,19 @@ async fn push_hub_killed_mid_flood_loses_and_repeats_nothing() {
     for i in 0..N {
         if i == N / 2 {
             // SIGKILL: nothing is flushed or closed.
-            let killed = hub.finish_now().await;
+            let killed = tokio::time::timeout(LIMIT, hub.finish_now())
+                .await
+                .expect("the hub is killed in time");
             assert!(!killed.status.success(), "{killed:#?}");
             restarted = Some(Example::spawn("push_hub", &args));
         }
-        alice
-            .send(Message::chat(to.clone(), format!("flood-{i}")))
-            .await
-            .unwrap();
+        tokio::time::timeout(
+            LIMIT,
+            alice.send(Message::chat(to.clone(), format!("flood-{i}"))),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("alice could not hand over message {i} in time"))
+        .unwrap();
         if i % 8 == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

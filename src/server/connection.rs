@@ -76,6 +76,10 @@ struct Sm {
     /// order; `true` for one the machine answered itself (it counts once
     /// everything before it is confirmed).
     unconfirmed: VecDeque<bool>,
+    /// A `<r/>` came while stanzas were unconfirmed: answered once they
+    /// are (an answer before would leave them out, and the client might
+    /// not ask again).
+    ack_owed: bool,
 }
 
 impl Sm {
@@ -88,6 +92,7 @@ impl Sm {
             ack_base: None,
             own: VecDeque::new(),
             unconfirmed: VecDeque::new(),
+            ack_owed: false,
         }
     }
 
@@ -518,6 +523,11 @@ impl ServerConnection {
         {
             *entry = true;
             sm.count_confirmed();
+            if sm.ack_owed && sm.unconfirmed.is_empty() {
+                sm.ack_owed = false;
+                let h = sm.inbound.handled();
+                self.write(&sm::Answer { h }.to_element());
+            }
         }
     }
 
@@ -1103,8 +1113,13 @@ impl ServerConnection {
                 self.write(&reply.to_element());
             }
             Ok(sm::Nonza::Request(_)) if self.sm.is_some() => {
-                let h = self.sm.as_ref().map_or(0, |s| s.inbound.handled());
-                self.write(&sm::Answer { h }.to_element());
+                let Some(sm) = &mut self.sm else { return };
+                if sm.unconfirmed.is_empty() {
+                    let h = sm.inbound.handled();
+                    self.write(&sm::Answer { h }.to_element());
+                } else {
+                    sm.ack_owed = true;
+                }
             }
             Ok(sm::Nonza::Answer(answer)) if self.sm.is_some() => {
                 let Some(sm) = &mut self.sm else { return };

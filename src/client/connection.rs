@@ -426,6 +426,17 @@ impl ClientConnection {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
         }
+        // XEP-0198 section 4: acknowledge what we handled before closing,
+        // or the server must treat it as undelivered (and deliver it again
+        // elsewhere, or later).
+        if matches!(self.state, State::Online)
+            && let Some(h) = self
+                .sm
+                .as_ref()
+                .and_then(|sm| sm.inbound.map(Inbound::handled))
+        {
+            self.write(&sm::Answer { h }.to_element());
+        }
         self.writer.write_close(self.outbox.buf());
         self.state = State::Closing;
         self.close_deadline = Some(now + self.config.close_timeout);

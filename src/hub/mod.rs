@@ -43,6 +43,7 @@
 //! restarts, pubsub, server-to-server.
 
 mod certs;
+mod pubsub;
 pub mod roster;
 mod router;
 mod session;
@@ -61,6 +62,7 @@ use tokio::task::JoinHandle;
 use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 pub use certs::CertError;
+pub use pubsub::PubsubLimits;
 pub use router::HubLimits;
 pub use users::{MemoryUsers, UserError, UserStore};
 

@@ -32,15 +32,21 @@
 //!   where the rules say so.
 //! - Rosters, the presence subscription handshake, presence broadcast and
 //!   probes, directed presence (RFC 6121).
-//! - Server iqs: ping, disco#info / #items (listing the components),
-//!   version, roster.
+//! - Server iqs: ping, disco#info / #items (listing the components and
+//!   the pubsub service), version, roster.
+//! - Publish-subscribe (XEP-0060) at `pubsub.<domain>`
+//!   ([`HubBuilder::pubsub`]) and PEP (XEP-0163) on every account: nodes,
+//!   items and subscriptions kept in the [`Store`], within
+//!   [`PubsubLimits`]. Open, presence and whitelist access models; owners
+//!   and publishers publish. PEP notifications go to explicit subscribers
+//!   and the account (no `+notify` filtering).
 //! - Isolation: every connection is its own task with a bounded mailbox;
 //!   a client that does not read is disconnected with `resource-constraint`
 //!   instead of growing memory or stalling others.
 //!
 //! Not yet: offline storage (a message to an account with no available
 //! resource is answered with `service-unavailable`), persistence across
-//! restarts, pubsub, server-to-server.
+//! restarts, server-to-server.
 
 mod certs;
 mod pubsub;
@@ -146,6 +152,8 @@ pub struct HubBuilder {
     limits: HubLimits,
     xml_limits: Limits,
     roster_limits: RosterLimits,
+    pubsub_domain: Option<String>,
+    pubsub_limits: PubsubLimits,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -278,6 +286,21 @@ impl HubBuilder {
         self
     }
 
+    /// Serves the publish-subscribe service (XEP-0060) at `domain`
+    /// (default `pubsub.` and the first domain). It must differ from the
+    /// hub's domains and components.
+    pub fn pubsub(mut self, domain: &str) -> Self {
+        self.pubsub_domain = Some(domain.to_owned());
+        self
+    }
+
+    /// Limits of the pubsub service and of PEP (nodes, items, payloads,
+    /// subscriptions).
+    pub fn pubsub_limits(mut self, limits: PubsubLimits) -> Self {
+        self.pubsub_limits = limits;
+        self
+    }
+
     /// Binds the listeners and starts serving, on the current tokio
     /// runtime.
     ///
@@ -292,6 +315,20 @@ impl HubBuilder {
         for domain in &self.domains {
             BareJid::domain_only(domain)
                 .map_err(|e| HubError::Config(format!("invalid domain {domain:?}: {e}")))?;
+        }
+        let pubsub_domain = match self.pubsub_domain {
+            Some(domain) => domain,
+            None => format!("pubsub.{}", self.domains.first().map_or("", String::as_str)),
+        };
+        BareJid::domain_only(&pubsub_domain).map_err(|e| {
+            HubError::Config(format!("invalid pubsub domain {pubsub_domain:?}: {e}"))
+        })?;
+        if self.domains.contains(&pubsub_domain)
+            || self.component_secrets.contains_key(&pubsub_domain)
+        {
+            return Err(HubError::Config(format!(
+                "the pubsub domain {pubsub_domain} is also a hub domain or a component"
+            )));
         }
         let store: Arc<dyn Store> = self
             .store
@@ -360,9 +397,11 @@ impl HubBuilder {
                 users: Arc::clone(&users),
                 store: Arc::clone(&store),
                 limits: self.limits.clone(),
+                pubsub_domain,
+                pubsub_limits: self.pubsub_limits,
             },
             Rosters::new(self.roster_limits),
-        );
+        )?;
         let inner = Arc::new(Inner {
             router,
             domains: self.domains,
@@ -547,6 +586,8 @@ impl Hub {
             limits: HubLimits::default(),
             xml_limits: Limits::default(),
             roster_limits: RosterLimits::default(),
+            pubsub_domain: None,
+            pubsub_limits: PubsubLimits::default(),
         }
     }
 

@@ -76,12 +76,12 @@ use crate::jid::BareJid;
 use crate::rt::ServerTls;
 use crate::rt::server::ServerTransport;
 use crate::rt::tls::TlsSetupError;
+use crate::sasl::MIN_ITERATIONS;
 use crate::server::{AcceptConfig, TlsPolicy};
 use crate::stanza::Stanza;
 use crate::xml::Limits;
 use roster::{RosterLimits, Rosters};
 use router::{Router, RouterConfig};
-use crate::sasl::MIN_ITERATIONS;
 use store::{MemoryStore, Store, StoreError};
 use users::{DomainCredentials, StoreUsers};
 
@@ -330,9 +330,7 @@ impl HubBuilder {
                 "the pubsub domain {pubsub_domain} is also a hub domain or a component"
             )));
         }
-        let store: Arc<dyn Store> = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let users: Arc<dyn UserStore> = match self.users_store {
             Some(users) => {
                 if !self.accounts.is_empty() {

@@ -201,7 +201,13 @@ impl UserStore for StoreUsers {
     }
 
     fn verify_plain(&self, user: &BareJid, password: &str) -> bool {
-        match self.0.account(user).ok().flatten().and_then(|v| v.last().cloned()) {
+        match self
+            .0
+            .account(user)
+            .ok()
+            .flatten()
+            .and_then(|v| v.last().cloned())
+        {
             Some(verifier) => verifier.verify_password(password),
             None => {
                 decoy(password, MIN_ITERATIONS);

@@ -57,7 +57,9 @@ impl Store for MemoryStore {
     }
 
     fn put_account(&self, user: &BareJid, verifiers: &[ScramCredentials]) -> StoreResult<()> {
-        self.inner().accounts.insert(user.clone(), verifiers.to_vec());
+        self.inner()
+            .accounts
+            .insert(user.clone(), verifiers.to_vec());
         Ok(())
     }
 
@@ -214,7 +216,10 @@ impl Store for MemoryStore {
 
     fn put_item(&self, item: &StoredItem, max_items: usize) -> StoreResult<()> {
         let mut inner = self.inner();
-        let items = inner.items.entry(key(&item.service, &item.node)).or_default();
+        let items = inner
+            .items
+            .entry(key(&item.service, &item.node))
+            .or_default();
         items.retain(|i| i.id != item.id);
         items.push(item.clone());
         let excess = items.len().saturating_sub(max_items);

@@ -539,9 +539,7 @@ async fn nodes_items_and_subscriptions_survive_a_restart() {
         // And a PEP node, with a subscriber that shares presence.
         share_presence(&mut bob, &mut alice).await;
         publish(&alice, None, TUNE, "current", "Finzi").await;
-        subscribe(&bob, &bare("alice").to_string(), TUNE)
-            .await
-            .unwrap();
+        subscribe(&bob, bare("alice").as_str(), TUNE).await.unwrap();
         hub.shutdown().await;
     }
 
@@ -589,7 +587,7 @@ async fn nodes_items_and_subscriptions_survive_a_restart() {
     // restart yet: the presence access model needs the presence
     // subscription again; the pubsub subscription itself was kept.)
     assert_eq!(
-        items(&alice, &bare("alice").to_string(), PubSub::items(TUNE))
+        items(&alice, bare("alice").as_str(), PubSub::items(TUNE))
             .await
             .unwrap(),
         [("current".to_owned(), "Finzi".to_owned())]

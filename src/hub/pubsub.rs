@@ -117,8 +117,9 @@ pub struct PubsubLimits {
     /// account's PEP service (default 100): beyond, `not-allowed` with
     /// `max-nodes-exceeded`.
     pub max_nodes_per_owner: usize,
-    /// The highest `pubsub#max_items` of a node (default 256; a new node
-    /// keeps 10, or this if lower): a larger value is `not-acceptable`.
+    /// The highest `pubsub#max_items` of a node, at least 1 (default 256;
+    /// a new node keeps 10, or this if lower): a larger value is
+    /// `not-acceptable`.
     pub max_items: usize,
     /// Bytes of one item's payload, serialized (default 64 KiB): beyond,
     /// `not-acceptable` with `payload-too-big`.
@@ -129,9 +130,9 @@ pub struct PubsubLimits {
     /// Affiliations on one node (default 1000): beyond,
     /// `resource-constraint`.
     pub max_affiliations: usize,
-    /// Bytes of payloads in one items result (default 192 KiB, under the
-    /// 256 KiB a client accepts by default): the newest items that fit are
-    /// returned.
+    /// Bytes of one answer, about (default 192 KiB, under the 256 KiB a
+    /// client accepts by default): an items result holds the newest items
+    /// that fit; longer lists (nodes, subscriptions, affiliations) are cut.
     pub max_reply_bytes: usize,
 }
 
@@ -310,6 +311,10 @@ impl Pubsub {
             .iter()
             .take(8)
             .fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+        let limits = PubsubLimits {
+            max_items: limits.max_items.max(1),
+            ..limits
+        };
         Ok(Self {
             store,
             limits,
@@ -489,6 +494,31 @@ fn check_access(node: &Node, who: &BareJid, access: &dyn PubsubAccess) -> Result
             DefinedCondition::NotAllowed,
             ErrorCondition::ClosedNode,
         )),
+    }
+}
+
+/// What is left of [`PubsubLimits::max_reply_bytes`] for the entries of
+/// an answer.
+struct Budget(usize);
+
+impl Budget {
+    /// The markup of one entry, about (an element with two attributes).
+    const MARKUP: usize = 64;
+
+    fn new(limits: &PubsubLimits) -> Self {
+        Self(limits.max_reply_bytes)
+    }
+
+    /// Takes room for an entry holding `bytes` of text; `false` when the
+    /// answer is full.
+    fn take(&mut self, bytes: usize) -> bool {
+        match self.0.checked_sub(bytes.saturating_add(Self::MARKUP)) {
+            Some(left) => {
+                self.0 = left;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -743,11 +773,15 @@ impl Op<'_> {
 
     fn disco_items(&self, node: Option<&str>) -> Outcome {
         let mut items = DiscoItems::request(node);
+        let mut budget = Budget::new(self.limits);
         match node {
             None => {
                 for (name, n) in service_nodes(&self.inner.nodes, &self.service.key) {
                     if check_access(n, &self.requester, self.access).is_err() {
                         continue;
+                    }
+                    if !budget.take(name.len() + n.config.title.len() + self.service.key.len()) {
+                        break;
                     }
                     let mut item = DiscoItem::new(self.service.jid.clone()).with_node(name);
                     if !n.config.title.is_empty() {
@@ -765,6 +799,9 @@ impl Op<'_> {
                     .map_err(store_failed)?;
                 let excess = stored.len().saturating_sub(n.config.kept_items());
                 for item in stored.into_iter().skip(excess) {
+                    if !budget.take(item.id.len() + self.service.key.len()) {
+                        break;
+                    }
                     items
                         .items
                         .push(DiscoItem::new(self.service.jid.clone()).with_name(item.id));

@@ -7,8 +7,8 @@ use minidom::Element;
 
 use super::config::NodeConfig;
 use super::{
-    Done, Node, Op, Outcome, SUBSCRIBED, bad_request, check_name, config, error_with, no_such_node,
-    node_required, not_acceptable, notify, service_nodes, store_failed, unsupported,
+    Budget, Done, Node, Op, Outcome, SUBSCRIBED, bad_request, check_name, config, error_with,
+    no_such_node, node_required, not_acceptable, notify, service_nodes, store_failed, unsupported,
 };
 use crate::ext::Payload as _;
 use crate::ext::data_forms::{DataForm, FormType};
@@ -198,9 +198,11 @@ impl Op<'_> {
 
     pub(super) fn subscriptions_get(&self, name: &str) -> Outcome {
         let node = self.owned_node(name)?;
+        let mut budget = Budget::new(self.limits);
         let subscriptions = node
             .subscriptions
             .iter()
+            .take_while(|(jid, subid)| budget.take(jid.as_str().len() + subid.len()))
             .map(|(jid, subid)| Subscription {
                 node: None,
                 jid: jid.clone(),
@@ -271,9 +273,11 @@ impl Op<'_> {
 
     pub(super) fn affiliations_get(&self, name: &str) -> Outcome {
         let node = self.owned_node(name)?;
+        let mut budget = Budget::new(self.limits);
         let affiliations = node
             .affiliations
             .iter()
+            .take_while(|(jid, _)| budget.take(jid.as_str().len()))
             .map(|(jid, affiliation)| EntityAffiliation {
                 jid: jid.clone().into(),
                 affiliation: *affiliation,

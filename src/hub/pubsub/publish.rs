@@ -8,8 +8,8 @@ use minidom::Element;
 
 use super::config::NodeConfig;
 use super::{
-    Done, Op, Outcome, SUBSCRIBED, bad_request, check_access, check_name, error_with, forbidden,
-    no_such_node, node_required, notify, service_nodes, store_failed, unsupported,
+    Budget, Done, Op, Outcome, SUBSCRIBED, bad_request, check_access, check_name, error_with,
+    forbidden, no_such_node, node_required, notify, service_nodes, store_failed, unsupported,
 };
 use crate::ext::Payload as _;
 use crate::ext::data_forms::DataForm;
@@ -212,14 +212,13 @@ impl Op<'_> {
             let excess = stored.len().saturating_sub(max);
             stored.drain(..excess);
         }
-        // The newest items whose payloads fit in a reply.
-        let mut budget = self.limits.max_reply_bytes;
+        // The newest items that fit in a reply.
+        let mut budget = Budget::new(self.limits);
         let mut first = stored.len();
         for (i, item) in stored.iter().enumerate().rev() {
-            let Some(left) = budget.checked_sub(item.payload.len()) else {
+            if !budget.take(item.payload.len() + item.id.len()) {
                 break;
-            };
-            budget = left;
+            }
             first = i;
         }
         let items = stored
@@ -342,12 +341,16 @@ impl Op<'_> {
             self.node(name)?;
         }
         let mut subscriptions = Vec::new();
-        for (name, n) in service_nodes(&self.inner.nodes, &self.service.key) {
+        let mut budget = Budget::new(self.limits);
+        'nodes: for (name, n) in service_nodes(&self.inner.nodes, &self.service.key) {
             if node.as_deref().is_some_and(|wanted| wanted != name) {
                 continue;
             }
             for (jid, subid) in &n.subscriptions {
                 if jid.to_bare() == self.requester {
+                    if !budget.take(name.len() + jid.as_str().len() + subid.len()) {
+                        break 'nodes;
+                    }
                     subscriptions.push(
                         Subscription::new(name, jid.clone(), SubscriptionState::Subscribed)
                             .with_subid(subid.as_str()),
@@ -369,6 +372,7 @@ impl Op<'_> {
         if let Some(name) = &node {
             self.node(name)?;
         }
+        let mut budget = Budget::new(self.limits);
         let affiliations = service_nodes(&self.inner.nodes, &self.service.key)
             .filter(|(name, _)| node.as_deref().is_none_or(|wanted| wanted == *name))
             .filter_map(|(name, n)| {
@@ -379,6 +383,7 @@ impl Op<'_> {
                         affiliation: *affiliation,
                     })
             })
+            .take_while(|entry| budget.take(entry.node.len()))
             .collect();
         Ok(Done::reply(
             PubSub::Affiliations { node, affiliations }.to_element(),

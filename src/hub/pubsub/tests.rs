@@ -560,9 +560,9 @@ fn max_items_keeps_the_newest() {
 }
 
 #[test]
-fn an_items_reply_holds_the_newest_that_fit() {
+fn answers_hold_what_fits_in_max_reply_bytes() {
     let world = World::with_limits(PubsubLimits {
-        max_reply_bytes: 250,
+        max_reply_bytes: 400,
         ..PubsubLimits::default()
     });
     world.set("alice", create("big", &[])).ok();
@@ -572,12 +572,26 @@ fn an_items_reply_holds_the_newest_that_fit() {
             .set("alice", publish("big", &format!("i{i}"), &text))
             .ok();
     }
-    // Each payload is a little over 100 bytes: two fit.
+    // Each item takes a little under 200 bytes: the two newest fit.
     let items = world.items("bob", "big").unwrap();
     assert_eq!(
         items.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
         ["i4", "i5"]
     );
+    // Lists are cut too.
+    for i in 0..20 {
+        world.set("alice", create(&format!("node-{i}"), &[])).ok();
+    }
+    let listed = DiscoItems::parse(
+        world
+            .get("bob", DiscoItems::request(None).to_element())
+            .ok()
+            .unwrap(),
+    )
+    .unwrap()
+    .items
+    .len();
+    assert!((1..21).contains(&listed), "{listed}");
 }
 
 #[test]

@@ -598,3 +598,50 @@ async fn nodes_items_and_subscriptions_survive_a_restart() {
     assert_eq!(message.from, Some(Jid::from(bare("alice"))));
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_pubsub_domain_is_configurable_and_its_own() {
+    let hub = Hub::builder(DOMAIN)
+        .listen("127.0.0.1:0")
+        .pubsub("news.hub.test")
+        .user(&format!("alice@{DOMAIN}"), PASSWORD)
+        .start()
+        .await
+        .unwrap();
+    let alice = online(&hub, "alice").await;
+    let listed = get(&alice, Some(DOMAIN), DiscoItems::request(None).to_element())
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = DiscoItems::parse(&listed).unwrap();
+    assert!(listed.items.iter().any(|i| i.jid == jid("news.hub.test")));
+    assert!(!listed.items.iter().any(|i| i.jid == jid(PUBSUB)));
+    let request = PubSub::create(Some("n".into())).to_element();
+    set(&alice, Some("news.hub.test"), request).await.unwrap();
+    // Messages to the service are refused.
+    let mut alice = alice;
+    alice
+        .send(Message::chat(jid("news.hub.test"), "hello?"))
+        .await
+        .unwrap();
+    let condition = next_where(&mut alice, "the error", |s| match s {
+        Stanza::Message(m) if m.kind == MessageType::Error => m.error.as_ref().map(|e| e.condition),
+        _ => None,
+    })
+    .await;
+    assert_eq!(condition, DefinedCondition::ServiceUnavailable);
+    hub.shutdown().await;
+
+    for domain in [DOMAIN, "push.hub.test", "not a domain"] {
+        let result = Hub::builder(DOMAIN)
+            .listen("127.0.0.1:0")
+            .component("push.hub.test", "secret")
+            .pubsub(domain)
+            .start()
+            .await;
+        assert!(
+            matches!(result, Err(xmpp_kit::hub::HubError::Config(_))),
+            "{domain}: {result:?}"
+        );
+    }
+}

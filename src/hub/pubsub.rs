@@ -64,8 +64,9 @@
 //! A node keeps its `pubsub#max_items` newest items (the oldest go first);
 //! a node with `pubsub#persist_items` false keeps its newest item only, so
 //! that it still tells its current state. Items are returned oldest first.
-//! An items result holds at most [`PubsubLimits::max_reply_bytes`] of
-//! payloads: the newest items that fit.
+//! An answer stays within [`PubsubLimits::max_reply_bytes`]: an items
+//! result holds the newest items that fit, and longer lists (nodes,
+//! subscriptions, affiliations) are cut.
 //!
 //! # Notifications
 //! `<message from=service to=subscriber type=headline|normal>` with an

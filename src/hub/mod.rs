@@ -32,17 +32,35 @@
 //!   where the rules say so.
 //! - Rosters, the presence subscription handshake, presence broadcast and
 //!   probes, directed presence (RFC 6121).
-//! - Server iqs: ping, disco#info / #items (listing the components),
-//!   version, roster.
+//! - Server iqs: ping, disco#info / #items (listing the components and
+//!   the pubsub service), version, roster.
+//! - Publish-subscribe (XEP-0060) at `pubsub.<domain>`
+//!   ([`HubBuilder::pubsub`]) and PEP (XEP-0163) on every account: nodes,
+//!   items and subscriptions kept in the [`Store`], within
+//!   [`PubsubLimits`]. Open, presence and whitelist access models; owners
+//!   and publishers publish. PEP notifications go to explicit subscribers
+//!   and the account (no `+notify` filtering).
 //! - Isolation: every connection is its own task with a bounded mailbox;
 //!   a client that does not read is disconnected with `resource-constraint`
 //!   instead of growing memory or stalling others.
 //!
-//! Not yet: offline storage (a message to an account with no available
-//! resource is answered with `service-unavailable`), persistence across
-//! restarts, pubsub, server-to-server.
+//! - Durability: everything is kept in a [`Store`]
+//!   ([`HubBuilder::database`] for SQLite). Chat and normal messages to an
+//!   account are written to the store before the sender's XEP-0198
+//!   acknowledgement counts them, and stay there until the recipient
+//!   acknowledges them; a recipient with no available resource gets them
+//!   as offline messages (XEP-0203 delay) at its next initial presence
+//!   ([`HubLimits::spool_per_user`] bounds them; beyond,
+//!   `resource-constraint`). Resumable sessions are stored too: after a
+//!   crash and restart on the same database, clients resume and every
+//!   message the hub acknowledged is delivered exactly once. Without
+//!   stream management on the recipient's side, delivery is at most once
+//!   (removed from the store when written to its stream).
+//!
+//! Not yet: server-to-server.
 
 mod certs;
+mod pubsub;
 pub mod roster;
 mod router;
 mod session;
@@ -62,6 +80,7 @@ use tokio::task::JoinHandle;
 use tokio_util::compat::TokioAsyncReadCompatExt as _;
 
 pub use certs::CertError;
+pub use pubsub::PubsubLimits;
 pub use router::HubLimits;
 pub use users::{MemoryUsers, UserError, UserStore};
 
@@ -145,6 +164,8 @@ pub struct HubBuilder {
     limits: HubLimits,
     xml_limits: Limits,
     roster_limits: RosterLimits,
+    pubsub_domain: Option<String>,
+    pubsub_limits: PubsubLimits,
 }
 
 impl std::fmt::Debug for HubBuilder {
@@ -277,6 +298,21 @@ impl HubBuilder {
         self
     }
 
+    /// Serves the publish-subscribe service (XEP-0060) at `domain`
+    /// (default `pubsub.` and the first domain). It must differ from the
+    /// hub's domains and components.
+    pub fn pubsub(mut self, domain: &str) -> Self {
+        self.pubsub_domain = Some(domain.to_owned());
+        self
+    }
+
+    /// Limits of the pubsub service and of PEP (nodes, items, payloads,
+    /// subscriptions).
+    pub fn pubsub_limits(mut self, limits: PubsubLimits) -> Self {
+        self.pubsub_limits = limits;
+        self
+    }
+
     /// Binds the listeners and starts serving, on the current tokio
     /// runtime.
     ///
@@ -291,6 +327,20 @@ impl HubBuilder {
         for domain in &self.domains {
             BareJid::domain_only(domain)
                 .map_err(|e| HubError::Config(format!("invalid domain {domain:?}: {e}")))?;
+        }
+        let pubsub_domain = match self.pubsub_domain {
+            Some(domain) => domain,
+            None => format!("pubsub.{}", self.domains.first().map_or("", String::as_str)),
+        };
+        BareJid::domain_only(&pubsub_domain).map_err(|e| {
+            HubError::Config(format!("invalid pubsub domain {pubsub_domain:?}: {e}"))
+        })?;
+        if self.domains.contains(&pubsub_domain)
+            || self.component_secrets.contains_key(&pubsub_domain)
+        {
+            return Err(HubError::Config(format!(
+                "the pubsub domain {pubsub_domain} is also a hub domain or a component"
+            )));
         }
         let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let users: Arc<dyn UserStore> = match self.users_store {
@@ -360,9 +410,11 @@ impl HubBuilder {
                 users: Arc::clone(&users),
                 store: Arc::clone(&store),
                 limits: self.limits.clone(),
+                pubsub_domain,
+                pubsub_limits: self.pubsub_limits,
             },
             Rosters::new(self.roster_limits),
-        );
+        )?;
         router.restore(Instant::now())?;
         let inner = Arc::new(Inner {
             router,
@@ -548,6 +600,8 @@ impl Hub {
             limits: HubLimits::default(),
             xml_limits: Limits::default(),
             roster_limits: RosterLimits::default(),
+            pubsub_domain: None,
+            pubsub_limits: PubsubLimits::default(),
         }
     }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::pubsub::{Pubsub, PubsubAccess, PubsubLimits};
 use super::roster::{RosterEffect, Rosters};
 use super::spool;
 use super::store::{Store, StoreError, StoredSession};
@@ -25,6 +26,7 @@ use crate::client::ResumeState;
 use crate::ext::Payload as _;
 use crate::ext::disco::{DiscoInfo, DiscoItem, DiscoItems, Identity};
 use crate::ext::ping::Ping;
+use crate::ext::pubsub::{PubSub, PubSubOwner};
 use crate::ext::roster::Roster;
 use crate::ext::version::{Version, VersionQuery};
 use crate::jid::{BareJid, FullJid, Jid};
@@ -178,6 +180,9 @@ pub(crate) struct RouterConfig {
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) limits: HubLimits,
+    /// The pubsub service's domain (no account or component has it).
+    pub(crate) pubsub_domain: String,
+    pub(crate) pubsub_limits: PubsubLimits,
 }
 
 /// Where a bound resource's stanzas go.
@@ -232,6 +237,7 @@ pub(crate) struct Router {
     /// Accounts with spooled messages that wait while the account is
     /// online (a batch was cut short, or a session ended unacknowledged).
     waiting: Mutex<HashSet<BareJid>>,
+    pubsub: Pubsub,
 }
 
 /// Where a stanza for a session goes: its mailbox, or straight into the
@@ -315,15 +321,18 @@ fn bare_of(jid: &Jid) -> Option<BareJid> {
 }
 
 impl Router {
-    pub(crate) fn new(config: RouterConfig, rosters: Rosters) -> Self {
-        Self {
+    /// The router, with the pubsub nodes of the store.
+    pub(crate) fn new(config: RouterConfig, rosters: Rosters) -> Result<Self, StoreError> {
+        let pubsub = Pubsub::load(Arc::clone(&config.store), config.pubsub_limits.clone())?;
+        Ok(Self {
             config,
             state: Mutex::default(),
             rosters: Mutex::new(rosters),
             next_push: std::sync::atomic::AtomicU64::new(1),
             claimed: Mutex::default(),
             waiting: Mutex::default(),
-        }
+            pubsub,
+        })
     }
 
     fn store(&self) -> &dyn Store {
@@ -928,6 +937,10 @@ impl Router {
             return;
         };
         let domain = to.domain().to_owned();
+        if domain == self.config.pubsub_domain {
+            self.pubsub_stanza(stanza, out);
+            return;
+        }
         let component = self.state().components.get(&domain).cloned();
         if let Some(component) = component {
             if let Err(back) = out.to(&component, delivery) {
@@ -1035,6 +1048,7 @@ impl Router {
             Stanza::Presence(_) => {
                 let _ = self.to_available(bare, Fanout::All { except: None }, delivery, out);
             }
+            Stanza::Iq(iq) if is_pubsub(iq) => self.pep_iq(bare, iq, out),
             Stanza::Iq(iq) => {
                 // RFC 6121 8.5.1: the server answers for the account.
                 for reply in account_iq(iq) {
@@ -1117,11 +1131,11 @@ impl Router {
                 match to {
                     None => {
                         let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies.into_iter().map(Delivery::from));
+                        out.mine.extend(replies);
                     }
                     Some(to) if to.is_bare() && to.to_bare() == user => {
                         let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies.into_iter().map(Delivery::from));
+                        out.mine.extend(replies);
                     }
                     Some(to) if to.node().is_none() && self.is_local_domain(to.domain()) => {
                         let replies = self.server_iq(&iq);
@@ -1338,7 +1352,7 @@ impl Router {
 
     /// An iq to the client's own account (no `to`, or its bare JID):
     /// roster, ping, disco.
-    fn own_iq(&self, conn: u64, me: &FullJid, iq: &Iq) -> Vec<Stanza> {
+    fn own_iq(&self, conn: u64, me: &FullJid, iq: &Iq) -> Vec<Delivery> {
         let user = me.to_bare();
         let (IqKind::Get(payload) | IqKind::Set(payload)) = &iq.kind else {
             return Vec::new();
@@ -1357,11 +1371,11 @@ impl Router {
                         }
                     }
                     let roster = self.rosters().get(&user);
-                    vec![Stanza::Iq(Iq::result_for(iq, Some(roster.to_element())))]
+                    vec![Stanza::Iq(Iq::result_for(iq, Some(roster.to_element()))).into()]
                 }
                 IqKind::Set(_) => {
                     let Ok(roster) = Roster::parse(payload) else {
-                        return reply_error(iq, DefinedCondition::BadRequest);
+                        return deliveries(reply_error(iq, DefinedCondition::BadRequest));
                     };
                     let result = self.rosters().set(&user, &roster);
                     if result.is_ok() {
@@ -1378,15 +1392,25 @@ impl Router {
                                 sender: None,
                             };
                             self.apply(effects, &mut out);
-                            mine.into_iter().map(|d| d.stanza).collect()
+                            mine
                         }
-                        Err(condition) => reply_error(iq, condition),
+                        Err(condition) => deliveries(reply_error(iq, condition)),
                     }
                 }
                 _ => Vec::new(),
             };
         }
-        account_iq(iq)
+        if is_pubsub(iq) {
+            let mut mine = Vec::new();
+            let mut out = Out {
+                me: conn,
+                mine: &mut mine,
+                sender: None,
+            };
+            self.pep_iq(&user, iq, &mut out);
+            return mine;
+        }
+        deliveries(account_iq(iq))
     }
 
     /// An iq to the server's domain: ping, disco, version.
@@ -1423,6 +1447,7 @@ impl Router {
         if DiscoItems::matches(payload) {
             let mut items = DiscoItems::default();
             let mut domains: Vec<&String> = self.config.components.keys().collect();
+            domains.push(&self.config.pubsub_domain);
             domains.sort();
             for domain in domains {
                 if let Ok(jid) = domain.parse::<Jid>() {
@@ -1502,6 +1527,48 @@ impl Router {
     pub(crate) fn online_users(&self) -> Vec<BareJid> {
         self.state().users.keys().cloned().collect()
     }
+
+    // ---- pubsub (XEP-0060) and PEP (XEP-0163) -----------------------------
+
+    /// A stanza to the pubsub service's domain: iqs to the domain itself
+    /// are the service's; messages get `service-unavailable` (errors are
+    /// dropped); presence is ignored.
+    fn pubsub_stanza(&self, stanza: &Stanza, out: &mut Out<'_>) {
+        match stanza {
+            Stanza::Iq(iq) => match iq.to.as_ref() {
+                Some(to) if to.node().is_none() && to.resource().is_none() => {
+                    for reply in self.pubsub.handle_iq(to, iq, self) {
+                        self.route(reply, out);
+                    }
+                }
+                _ => self.bounce(stanza, DefinedCondition::ServiceUnavailable, out),
+            },
+            Stanza::Message(m) if m.kind != MessageType::Error => {
+                self.bounce(stanza, DefinedCondition::ServiceUnavailable, out);
+            }
+            Stanza::Message(_) | Stanza::Presence(_) => {}
+        }
+    }
+
+    /// A pubsub iq to `user`'s PEP service.
+    fn pep_iq(&self, user: &BareJid, iq: &Iq, out: &mut Out<'_>) {
+        let service = Jid::from(user.clone());
+        for reply in self.pubsub.handle_iq(&service, iq, self) {
+            self.route(reply, out);
+        }
+    }
+}
+
+impl PubsubAccess for Router {
+    fn is_subscribed_to(&self, subscriber: &BareJid, owner: &BareJid) -> bool {
+        self.rosters().is_subscribed_to(subscriber, owner)
+    }
+}
+
+/// Whether an iq carries a pubsub or pubsub#owner request (for PEP).
+fn is_pubsub(iq: &Iq) -> bool {
+    iq.payload()
+        .is_some_and(|p| PubSub::matches(p) || PubSubOwner::matches(p))
 }
 
 /// An iq to an account's bare JID, answered by the server on its
@@ -1518,9 +1585,19 @@ fn account_iq(iq: &Iq) -> Vec<Stanza> {
         let mut info = DiscoInfo::default();
         info.identities.push(Identity::new("account", "registered"));
         info.features.push(crate::ext::disco::NS_INFO.to_owned());
+        // XEP-0163: every account is a PEP service.
+        info.identities.push(Identity::new(
+            crate::ext::pep::IDENTITY_CATEGORY,
+            crate::ext::pep::IDENTITY_TYPE,
+        ));
+        info.features.extend(super::pubsub::pep_features());
         return vec![Stanza::Iq(Iq::result_for(iq, Some(info.to_element())))];
     }
     reply_error(iq, DefinedCondition::ServiceUnavailable)
+}
+
+fn deliveries(stanzas: Vec<Stanza>) -> Vec<Delivery> {
+    stanzas.into_iter().map(Delivery::from).collect()
 }
 
 fn reply_error(iq: &Iq, condition: DefinedCondition) -> Vec<Stanza> {

@@ -588,6 +588,8 @@ async fn flood(args: &Args) -> Result<(), String> {
     let epoch = Instant::now();
     let deadline = tokio::time::Instant::now() + args.timeout;
     let ticks = clock_ticks();
+    // A wrong --pid shows before the logins.
+    usage(&args.pids, ticks)?;
     let pairs = args.pairs;
     let expected = pairs as u64 * args.messages;
     log(format_args!(

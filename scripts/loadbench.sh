@@ -60,7 +60,11 @@ serve_pids() {
     grep -o 'pid=[0-9]*' "$SERVE_LOG" 2>/dev/null | cut -d= -f2 | sort -u
 }
 
-alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+# Whether pid $1 runs (an exited child not yet waited for does not).
+alive() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+        ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
 
 # Waits up to $2 seconds for pid $1 to end.
 wait_gone() {
@@ -75,8 +79,13 @@ wait_gone() {
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
+    if alive "$LOADGEN_PID"; then
+        # (timeout passes the signal on to loadgen.)
+        kill -TERM "$LOADGEN_PID" 2>/dev/null || true
+        wait_gone "$LOADGEN_PID" 10 || kill -KILL "$LOADGEN_PID" 2>/dev/null || true
+    fi
     # Closing the runner's stdin stops it and its servers cleanly.
-    exec 3>&- 2>/dev/null || true
+    exec 3>&-
     if alive "$RUNNER_PID" && ! wait_gone "$RUNNER_PID" 30; then
         say "the serve runner did not stop: SIGTERM"
         kill -TERM "$RUNNER_PID" 2>/dev/null || true
@@ -138,21 +147,28 @@ result_field() {
     printf '%s\n' "$1" | sed -n "s/.*\<$2=\([^ ]*\).*/\1/p"
 }
 
-# Runs loadgen against server $1 with the remaining arguments; prints its
-# RESULT line on stdout (its other output goes to the log and stderr).
-loadgen() {
-    local name=$1 log
+# Runs loadgen against server $1 with the remaining arguments (in the
+# background, so that a signal stops the script at once); its RESULT line
+# goes to $WORK/result, its other output to a log and stderr.
+RUN=0
+LOADGEN_PID=
+run_loadgen() {
+    local name=$1 log status=0
     shift
-    log="$WORK/loadgen-$name-$(date +%s%N).log"
-    local status=0
+    RUN=$((RUN + 1))
+    log="$WORK/loadgen-$RUN-$name.log"
+    : >"$WORK/result"
     timeout $((RUN_TIMEOUT + 30)) "$LOADGEN" \
         --server "$(serve_field "$name" starttls)" \
         --domain "$(serve_field "$name" domain)" \
         --ca-file "$(serve_field "$name" ca)" \
         --pid "$(serve_field "$name" pid)" \
-        --label "$name" --timeout "$RUN_TIMEOUT" "$@" >"$log" 2>&1 || status=$?
-    grep -v '^RESULT' "$log" | sed "s/^/  [$name] /" >&2
-    grep '^RESULT' "$log" | tail -n 1
+        --label "$name" --timeout "$RUN_TIMEOUT" "$@" >"$log" 2>&1 &
+    LOADGEN_PID=$!
+    wait "$LOADGEN_PID" || status=$?
+    LOADGEN_PID=
+    grep -v '^RESULT' "$log" | sed "s/^/  [$name] /" >&2 || true
+    grep '^RESULT' "$log" | tail -n 1 >"$WORK/result" || true
     if [ "$status" != 0 ]; then
         say "loadgen against $name failed (exit $status)"
     fi
@@ -167,21 +183,24 @@ done
 for name in "${NAMES[@]}"; do
     if [ "$IDLE" -gt 0 ]; then
         say "$name: $IDLE idle clients"
-        line=$(loadgen "$name" --idle "$IDLE")
+        run_loadgen "$name" --idle "$IDLE"
+        line=$(cat "$WORK/result")
         [ -n "$line" ] && IDLE_B[$name]=$(result_field "$line" bytes_per_client)
     fi
 
     say "$name: calibration flood ($CALIBRATION_MESSAGES messages per pair)"
-    line=$(loadgen "$name" --pairs "$PAIRS" --window "$WINDOW" --body-size "$BODY" \
-        --messages "$CALIBRATION_MESSAGES")
+    run_loadgen "$name" --pairs "$PAIRS" --window "$WINDOW" --body-size "$BODY" \
+        --messages "$CALIBRATION_MESSAGES"
+    line=$(cat "$WORK/result")
     rate=$(result_field "$line" msgs_per_s)
     case "$rate" in '' | na | 0) rate=1000 ;; esac
     messages=$(awk -v r="$rate" -v t="$TARGET_S" -v p="$PAIRS" 'BEGIN {
         m = int(r * t / p / 100) * 100; if (m < 1000) m = 1000; if (m > 500000) m = 500000; print m }')
 
     say "$name: flood, $PAIRS pairs x $messages messages, $WINDOW in flight"
-    line=$(loadgen "$name" --pairs "$PAIRS" --window "$WINDOW" --body-size "$BODY" \
-        --messages "$messages")
+    run_loadgen "$name" --pairs "$PAIRS" --window "$WINDOW" --body-size "$BODY" \
+        --messages "$messages"
+    line=$(cat "$WORK/result")
     printf '%s\n' "$line" >>"$WORK/results.txt"
     if [ -n "$line" ]; then
         RATE[$name]=$(result_field "$line" msgs_per_s)

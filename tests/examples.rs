@@ -654,3 +654,88 @@ async fn push_hub_killed_mid_flood_loses_and_repeats_nothing() {
     drop(hub);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The load generator against the hub: a small flood is delivered in full
+/// with a RESULT line, idle clients all come online, and a wrong password
+/// ends the run with the typed error and status 1.
+#[cfg(feature = "hub")]
+#[tokio::test]
+async fn loadgen_floods_and_idles_against_the_hub() {
+    let dir = std::env::temp_dir().join(format!("xmpp-kit-loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    let mut builder = xmpp_kit::hub::Hub::builder("localhost")
+        .listen("127.0.0.1:0")
+        .ca_file(&ca_file);
+    for i in 0..4 {
+        builder = builder.user(&format!("load{i}@localhost"), "load-pw");
+    }
+    let hub = builder.start().await.unwrap();
+    let address = hub.c2s_addr().unwrap().to_string();
+    let ca = ca_file.to_str().unwrap().to_owned();
+    // The hub runs in this process: its pid is ours.
+    let pid = std::process::id().to_string();
+    let common = [
+        "--server",
+        address.as_str(),
+        "--ca-file",
+        ca.as_str(),
+        "--pid",
+        pid.as_str(),
+        "--label",
+        "test",
+        "--timeout",
+        "20",
+    ];
+    let result_of = |outcome: &Outcome| {
+        outcome
+            .stdout
+            .last()
+            .filter(|line| line.starts_with("RESULT "))
+            .cloned()
+            .unwrap_or_else(|| panic!("no RESULT line at the end: {outcome:#?}"))
+    };
+
+    let flood = [
+        &common[..],
+        &["--pairs", "2", "--messages", "50", "--window", "8"],
+    ]
+    .concat();
+    let outcome = Example::spawn("loadgen", &flood).finish().await;
+    outcome.assert_success("loadgen");
+    let result = result_of(&outcome);
+    for field in [
+        "label=test",
+        "mode=flood",
+        "expected=100",
+        "delivered=100",
+        "duplicates=0",
+        "out_of_order=0",
+        "status=ok",
+    ] {
+        assert!(result.split(' ').any(|f| f == field), "{field}: {result}");
+    }
+    assert!(!result.contains("cpu_us_per_msg=na"), "{result}");
+
+    let idle = [&common[..], &["--idle", "4", "--settle", "0"]].concat();
+    let outcome = Example::spawn("loadgen", &idle).finish().await;
+    outcome.assert_success("loadgen");
+    let result = result_of(&outcome);
+    for field in ["mode=idle", "clients=4", "online=4", "status=ok"] {
+        assert!(result.split(' ').any(|f| f == field), "{field}: {result}");
+    }
+
+    let wrong = [&common[..], &["--pairs", "1", "--password", "wrong"]].concat();
+    let outcome = Example::spawn("loadgen", &wrong).finish().await;
+    assert!(
+        !outcome.timed_out && !outcome.status.success(),
+        "{outcome:#?}"
+    );
+    assert!(
+        outcome.stderr.contains("could not log in")
+            && outcome.stderr.contains("AuthenticationFailed"),
+        "{outcome:#?}"
+    );
+    hub.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

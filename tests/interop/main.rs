@@ -8,6 +8,11 @@
 //! Arguments that do not start with `-` filter scenarios by substring
 //! (`cargo test --all-features --test interop -- pubsub`).
 //!
+//! With `--serve` it runs no scenarios: it starts our hub, Prosody and
+//! ejabberd with numbered accounts for load tests and keeps them running
+//! (see `serve.rs`; `cargo test --release --all-features --test interop
+//! -- --serve --accounts 2000`).
+//!
 //! With `XMPP_KIT_INTEROP=1` (as `.ci/run` sets it) a missing server or
 //! slixmpp is a failure. Without it, this binary says loudly what it
 //! skips and why.
@@ -21,6 +26,7 @@
 #[path = "../killable/mod.rs"]
 mod killable;
 mod scenarios;
+mod serve;
 mod servers;
 mod slixmpp;
 
@@ -109,6 +115,9 @@ async fn against(
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--serve") {
+        return serve::main(&args);
+    }
     if args.iter().any(|a| a == "--list") {
         for (name, _) in scenarios::all() {
             println!("prosody::{name}: test\nejabberd::{name}: test");

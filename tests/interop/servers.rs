@@ -24,6 +24,32 @@ pub const PASSWORD: &str = "interop-pw-1";
 /// The account allowed to create pubsub nodes (Prosody: admins only).
 pub const ADMIN: &str = "admin";
 
+/// Numbered accounts for load tests: `{prefix}0` to `{prefix}{count-1}`,
+/// all with one password.
+#[derive(Debug, Clone)]
+pub struct LoadAccounts {
+    pub prefix: String,
+    pub count: usize,
+    pub password: String,
+}
+
+impl LoadAccounts {
+    /// The local parts, in order.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.count).map(|i| format!("{}{i}", self.prefix))
+    }
+}
+
+/// What a server starts with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    /// Named accounts, each with [`PASSWORD`].
+    pub users: &'a [&'a str],
+    /// Numbered accounts, created in bulk; with them the server is tuned
+    /// for load tests (quiet logs, no shapers or rate limits).
+    pub load: Option<&'a LoadAccounts>,
+}
+
 /// A test CA and a leaf certificate for `localhost` and `*.localhost`,
 /// written as PEM files.
 pub struct Certs {
@@ -121,6 +147,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's process id (for its CPU time and memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The last lines of the server's log, for failure messages.
     pub fn log_tail(&self) -> String {
         log_tail(&self.log)
@@ -219,6 +250,12 @@ pub fn prosody_installed() -> bool {
 
 /// Starts Prosody with `users` (each with [`PASSWORD`]).
 pub fn start_prosody(users: &[&str]) -> Result<Running, String> {
+    start_prosody_with(Options { users, load: None })
+}
+
+/// Starts Prosody with `options`.
+pub fn start_prosody_with(options: Options<'_>) -> Result<Running, String> {
+    let Options { users, load } = options;
     let dir = temp_dir("prosody")?;
     let certs = make_certs(&dir)?;
     let data = dir.join("data");
@@ -237,6 +274,8 @@ pub fn start_prosody(users: &[&str]) -> Result<Running, String> {
         lua_string(&certs.chain_file),
         lua_string(&certs.key_file)
     );
+    // Load tests: warnings only (debug logging costs more than routing).
+    let level = if load.is_some() { "warn" } else { "debug" };
     let mut config = String::new();
     let _ = write!(
         config,
@@ -254,7 +293,7 @@ modules_enabled = {{
 modules_disabled = {{ "s2s"; "limits"; "posix" }}
 authentication = "internal_hashed"
 storage = "internal"
-log = {{ debug = {log} }}
+log = {{ {level} = {log} }}
 interfaces = {{ "127.0.0.1" }}
 local_interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {c2s} }}
@@ -283,6 +322,9 @@ Component "{COMPONENT}"
     );
     let config_file = dir.join("prosody.cfg.lua");
     write(&config_file, &config)?;
+    if let Some(load) = load {
+        write_prosody_accounts(&data, load)?;
+    }
     // Accounts first (prosodyctl writes the data files directly).
     std::thread::scope(|scope| {
         let handles: Vec<_> = users
@@ -346,6 +388,41 @@ Component "{COMPONENT}"
     })
 }
 
+/// Writes Prosody's account files for `load` directly, as
+/// `mod_auth_internal_hashed` keeps them (0.12, SCRAM-SHA-1, internal
+/// storage): `DATA/localhost/accounts/NAME.dat`, a Lua table. Directory
+/// and file names are URL-encoded by Prosody (every byte outside
+/// `[A-Za-z0-9]` as `%xx`); ours need no encoding, which is checked.
+/// prosodyctl would take a process per account (minutes for thousands).
+/// One salt serves every account: the verifier is computed once.
+fn write_prosody_accounts(data: &Path, load: &LoadAccounts) -> Result<(), String> {
+    use xmpp_kit::sasl::{ScramCredentials, ScramHash};
+    let plain = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !plain(DOMAIN) || !plain(&load.prefix) {
+        return Err(format!(
+            "account names must be letters and digits for the Prosody files: {}@{DOMAIN}",
+            load.prefix
+        ));
+    }
+    let dir = data.join(DOMAIN).join("accounts");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    // A UUID-like salt, as Prosody makes them (no Lua escaping needed).
+    let salt = "4f1c3a52-9d0e-4b7a-8c61-0b2d5e7f9a13";
+    let iterations = xmpp_kit::sasl::MIN_ITERATIONS;
+    let creds =
+        ScramCredentials::derive(ScramHash::Sha1, &load.password, salt.as_bytes(), iterations);
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let text = format!(
+        "return {{\n\t[\"iteration_count\"] = {iterations};\n\t[\"salt\"] = \"{salt}\";\n\t[\"server_key\"] = \"{}\";\n\t[\"stored_key\"] = \"{}\";\n}};\n",
+        hex(&creds.server_key),
+        hex(&creds.stored_key),
+    );
+    for name in load.names() {
+        write(&dir.join(format!("{name}.dat")), &text)?;
+    }
+    Ok(())
+}
+
 /// Where Debian keeps ejabberd's Erlang applications.
 fn ejabberd_libs() -> Option<PathBuf> {
     let base = Path::new("/usr/lib/x86_64-linux-gnu");
@@ -366,6 +443,13 @@ pub fn ejabberd_installed() -> bool {
 /// `ejabberdctl`. Accounts are registered by an `-eval` once the
 /// application is up.
 pub fn start_ejabberd(users: &[&str]) -> Result<Running, String> {
+    start_ejabberd_with(Options { users, load: None })
+}
+
+/// Starts ejabberd with `options`: the numbered accounts are registered
+/// by one loop in the `-eval`.
+pub fn start_ejabberd_with(options: Options<'_>) -> Result<Running, String> {
+    let Options { users, load } = options;
     let libs = ejabberd_libs().ok_or("ejabberd is not installed")?;
     let dir = temp_dir("ejabberd")?;
     let certs = make_certs(&dir)?;
@@ -373,9 +457,21 @@ pub fn start_ejabberd(users: &[&str]) -> Result<Running, String> {
     std::fs::create_dir_all(&spool).map_err(|e| e.to_string())?;
     let (c2s, direct, component, https) = (free_port()?, free_port()?, free_port()?, free_port()?);
     let log = dir.join("ejabberd.log");
+    // Load tests: warnings only; no shaper on the client listeners (the
+    // default is none, said explicitly), fast shapers in case a rule names
+    // one, and a deep queue per session process.
+    let (loglevel, tuning, listener_tuning) = if load.is_some() {
+        (
+            "warning",
+            "shaper:\n  normal: 1000000000\n  fast: 1000000000\nshaper_rules:\n  c2s_shaper: none\n  s2s_shaper: none\nmax_fsm_queue: 1000000\n",
+            "\n    shaper: none\n    max_fsm_queue: 1000000",
+        )
+    } else {
+        ("info", "shaper: {}\n", "")
+    };
     let config = format!(
         r#"# generated by xmpp-kit's interop harness
-loglevel: info
+loglevel: {loglevel}
 hosts:
   - {DOMAIN}
 certfiles:
@@ -383,22 +479,21 @@ certfiles:
   - "{key}"
 auth_password_format: plain
 auth_method: internal
-shaper: {{}}
-listen:
+{tuning}listen:
   -
     port: {c2s}
     ip: "127.0.0.1"
     module: ejabberd_c2s
     max_stanza_size: 262144
     starttls_required: true
-    backlog: 1024
+    backlog: 1024{listener_tuning}
   -
     port: {direct}
     ip: "127.0.0.1"
     module: ejabberd_c2s
     max_stanza_size: 262144
     tls: true
-    backlog: 1024
+    backlog: 1024{listener_tuning}
   -
     port: {https}
     ip: "127.0.0.1"
@@ -451,7 +546,15 @@ modules:
             )
         })
         .collect();
-    let eval = format!("{registrations}io:format(\"accounts registered~n\").");
+    let numbered = load.map_or_else(String::new, |load| {
+        format!(
+            "lists:foreach(fun(I) -> ok = ejabberd_auth:try_register(<<\"{prefix}\", (integer_to_binary(I))/binary>>, <<\"{DOMAIN}\">>, <<\"{password}\">>) end, lists:seq(0, {last})), ",
+            prefix = load.prefix,
+            password = load.password,
+            last = load.count as i64 - 1,
+        )
+    });
+    let eval = format!("{registrations}{numbered}io:format(\"accounts registered~n\").");
     let out = std::fs::File::create(dir.join("stdout.log")).map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut child = Command::new("/usr/bin/erl")
@@ -472,7 +575,8 @@ modules:
     let ready = wait_ready(&mut child, &ports, &log).and_then(|()| {
         // The listeners open before the -eval registers the accounts.
         let stdout = dir.join("stdout.log");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let accounts = users.len() + load.map_or(0, |load| load.count);
+        let deadline = Instant::now() + Duration::from_secs(20 + accounts as u64 / 50);
         loop {
             let text = std::fs::read_to_string(&stdout).unwrap_or_default();
             if text.contains("accounts registered") {

@@ -16,7 +16,7 @@ use std::convert::Infallible;
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,6 +33,7 @@ use sha2::Sha256;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use xmpp_kit::ext::Payload as _;
+use xmpp_kit::ext::ping::Ping;
 use xmpp_kit::ext::pubsub::{Item, PubSub};
 use xmpp_kit::hub::Hub;
 use xmpp_kit::jid::Jid;
@@ -221,6 +222,29 @@ impl Bridge {
             .unwrap()
     }
 
+    /// Waits until it exits by itself: its status and stderr.
+    async fn finish(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the bridge did not exit in time: {:#?}",
+                self.seen
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        // stderr's reader ends at the pipe's end, just after the exit.
+        let deadline = Instant::now() + WAIT;
+        while Arc::strong_count(&self.stderr) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stderr)
+    }
+
     /// SIGKILL, and wait until it is gone.
     fn kill(mut self) {
         self.child.kill().unwrap();
@@ -312,6 +336,13 @@ async fn online(hub: &Hub, user: &str) -> Client {
         .expect("login in time")
         .unwrap_or_else(|e| panic!("{user} cannot log in: {e}"));
     client.send(Presence::available()).await.unwrap();
+    // The hub handles a client's stanzas in order: once it answered this
+    // ping, it knows the client is available.
+    let ping = Iq::get(Some(jid(DOMAIN)), Ping.to_element());
+    tokio::time::timeout(WAIT, client.request(ping))
+        .await
+        .expect("a pong in time")
+        .unwrap();
     client
 }
 
@@ -983,4 +1014,61 @@ async fn http_posts_become_pubsub_publishes() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(published.try_recv().is_err(), "nothing else was published");
     drop(silent);
+}
+
+/// The hub goes away: HTTP requests get 503 while the bridge retries, and
+/// once a hub is back on the same port the bridge is online again. A second
+/// bridge on the same queue file and one with a wrong secret exit with
+/// status 1 at once; SIGTERM stops the bridge cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_reconnects_and_stops_cleanly() {
+    let scratch = Scratch::new("reconnect");
+    let queue = scratch.path("queue.sqlite3");
+    let hub = start_hub().await;
+    let component_port = hub.component_addr().unwrap().to_string();
+    let receiver = Receiver::start(Mode::Accept).await;
+    let args = bridge_args(&hub, &receiver, &queue, &[]);
+    let mut bridge = Bridge::spawn(&args, &[TOKEN_ENV]);
+    let http = bridge.ready().await;
+
+    // One bridge per queue file.
+    let (status, stderr) = Bridge::spawn(&args, &[TOKEN_ENV]).finish().await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another bridge"), "{stderr}");
+    // A wrong secret is final.
+    let mut wrong = bridge_args(&hub, &receiver, &scratch.path("other.sqlite3"), &[]);
+    let secret = wrong.iter().position(|a| a == SECRET).unwrap();
+    wrong[secret] = "not-the-secret".to_owned();
+    let (status, stderr) = Bridge::spawn(&wrong, &[TOKEN_ENV]).finish().await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("secret"), "{stderr}");
+
+    hub.shutdown().await;
+    bridge.wait_line("the XMPP stream ended").await;
+    let (status, answer) = post(http, "/message/bob@localhost", &[AUTHORIZED], "offline").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+
+    // A new hub on the same component port.
+    let mut builder = Hub::builder(DOMAIN)
+        .listen("127.0.0.1:0")
+        .components(&component_port)
+        .component(BRIDGE, SECRET)
+        .user(&format!("bob@{DOMAIN}"), PASSWORD);
+    builder = builder.user(&format!("alice@{DOMAIN}"), PASSWORD);
+    let hub = builder.start().await.expect("the second hub starts");
+    bridge.wait_lines(&format!("online as {BRIDGE}"), 2).await;
+    let mut bob = online(&hub, "bob").await;
+    let (status, answer) = post(http, "/message/bob@localhost", &[AUTHORIZED], "back").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(next_message(&mut bob).await.body(), Some("back"));
+
+    // SIGTERM: the stream is closed, exit status 0.
+    let pid = bridge.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    bridge.wait_line("terminated, stopping").await;
+    bridge.wait_line("closed").await;
+    bridge.wait_line("stopped").await;
+    let (status, stderr) = bridge.finish().await;
+    assert!(status.success(), "{status}: {stderr}");
 }

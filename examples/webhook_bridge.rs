@@ -473,15 +473,6 @@ fn seed_from(rng: &mut ChaCha20Rng) -> [u8; 32] {
     seed
 }
 
-/// Sets the stop signal when dropped: whatever ends `run` stops the rest.
-struct StopOnDrop(Arc<watch::Sender<bool>>);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.send(true);
-    }
-}
-
 async fn run(args: Args) -> Result<(), String> {
     let queue = Queue::open(&args.queue, args.queue_limit)?;
     let waiting = queue
@@ -503,7 +494,6 @@ async fn run(args: Args) -> Result<(), String> {
     let mut rng = ChaCha20Rng::from_seed(random_seed());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
-    let _stop_on_exit = StopOnDrop(Arc::clone(&stop_tx));
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let wake = Arc::new(Notify::new());
     let token: Arc<str> = Arc::from(args.token.as_str());
@@ -537,7 +527,6 @@ async fn run(args: Args) -> Result<(), String> {
         Arc::clone(&token),
         seed_from(&mut rng),
     ));
-    wake.notify_one();
 
     let stopper = Arc::clone(&stop_tx);
     let run_for = args.run_for;
@@ -578,6 +567,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let result = xmpp.run().await;
 
+    // Whatever ended the XMPP side (a stop, a final error) ends the rest.
     let _ = stop_tx.send(true);
     stopping.abort();
     if tokio::time::timeout(CLOSE_LIMIT, server).await.is_err() {
@@ -1054,7 +1044,10 @@ impl Pending {
                 from.bare_str() == to.bare_str() || from.as_str() == to.domain()
             })
         });
-        let Some((ping, _)) = self.messages.remove(id).filter(|_| bounced) else {
+        if !bounced {
+            return false;
+        }
+        let Some((ping, _)) = self.messages.remove(id) else {
             return false;
         };
         if let Some((to, Waiter::Barrier { reply, .. })) = self.iqs.remove(&ping) {

@@ -811,15 +811,18 @@ async fn http_posts_become_messages() {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(next_message(&mut bob).await.body(), Some("after"));
 
-    // carol is not online: the hub bounces the message before it answers
-    // the ping that follows it.
+    // carol is not online: the hub keeps the message for her (202).
     let (status, answer) = post(http, "/message/carol@localhost", &[AUTHORIZED], "hi").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    // No such account: the hub bounces the message before it answers the
+    // ping that follows it.
+    let (status, answer) = post(http, "/message/nobody@localhost", &[AUTHORIZED], "hi").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["condition"], "service-unavailable");
     assert!(answer["id"].is_string());
 
     bridge
-        .wait_line("http: POST /message/carol@localhost -> 502")
+        .wait_line("http: POST /message/nobody@localhost -> 502")
         .await;
     assert!(receiver.deliveries().is_empty());
 }

@@ -203,14 +203,18 @@ fn serve(args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let result = runtime.block_on(async {
         let hub = match &hub_setup {
-            Some((_, certs, users)) => {
+            Some((dir, certs, users)) => {
                 let tls = ServerTls::from_pem_files(&certs.chain_file, &certs.key_file)
                     .map_err(|e| format!("hub certificate: {e}"))?;
+                // The durable store, as a deployed hub has it: every
+                // message is written to SQLite before it is acknowledged.
                 let hub = Hub::builder(DOMAIN)
                     .listen("127.0.0.1:0")
                     .direct_tls("127.0.0.1:0")
                     .tls(tls)
                     .users(users.clone())
+                    .database(dir.join("hub.db"))
+                    .map_err(|e| format!("hub database: {e}"))?
                     .start()
                     .await
                     .map_err(|e| format!("hub: {e}"))?;

@@ -6,9 +6,13 @@
 //!
 //! Two stores come with the hub: [`MemoryStore`] (for tests; everything is
 //! lost with the process) and, with the `sqlite` feature,
-//! [`SqliteStore`](sqlite::SqliteStore), the durable default: one SQLite
-//! file in WAL mode, migrated at open. Implement [`Store`] to keep the
-//! hub's state in your own database.
+//! [`SqliteStore`](sqlite::SqliteStore), the durable store: one SQLite
+//! file in WAL mode, migrated at open ([`HubBuilder::database`]; without
+//! it or [`HubBuilder::store`] a hub keeps everything in memory).
+//! Implement [`Store`] to keep the hub's state in your own database.
+//!
+//! [`HubBuilder::database`]: super::HubBuilder::database
+//! [`HubBuilder::store`]: super::HubBuilder::store
 //!
 //! Every method is called from the hub's tasks and should return quickly
 //! (SQLite on a local disk takes microseconds). Values that only the hub

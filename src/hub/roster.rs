@@ -431,6 +431,23 @@ impl UserRoster {
     }
 }
 
+/// `user`'s roster changed (to `item`): it takes the next version from the
+/// shared counter, and the push that announces the change.
+fn changed(
+    last_ver: &mut u64,
+    roster: &mut UserRoster,
+    user: &BareJid,
+    item: Item,
+) -> RosterEffect {
+    *last_ver += 1;
+    roster.ver = *last_ver;
+    RosterEffect::Push {
+        user: user.clone(),
+        item,
+        ver: roster.ver.to_string(),
+    }
+}
+
 /// The rosters and presence subscriptions of every account of the hub.
 ///
 /// Versions are drawn from one counter shared by all accounts, so a version
@@ -628,13 +645,7 @@ impl Rosters {
         stored.name.clone_from(&item.name);
         stored.groups.clone_from(&item.groups);
         let item = stored.clone();
-        self.last_ver += 1;
-        roster.ver = self.last_ver;
-        Ok(vec![RosterEffect::Push {
-            user: user.clone(),
-            item,
-            ver: roster.ver.to_string(),
-        }])
+        Ok(vec![changed(&mut self.last_ver, roster, user, item)])
     }
 
     /// `user` sends a presence of type `kind` (subscribe, subscribed,
@@ -847,7 +858,7 @@ impl Rosters {
         if !after.pending_in() {
             roster.pending_in.retain(|(jid, _)| jid != peer);
         }
-        let changed = match roster.items.get_mut(peer) {
+        let changed_item = match roster.items.get_mut(peer) {
             Some(item) => {
                 let before = item.clone();
                 item.subscription = after.subscription();
@@ -866,15 +877,10 @@ impl Rosters {
             }
             None => None,
         };
-        if let Some(item) = changed {
-            self.last_ver += 1;
-            roster.ver = self.last_ver;
+        if let Some(item) = changed_item {
+            let effect = changed(&mut self.last_ver, roster, owner, item);
             if push {
-                effects.push(RosterEffect::Push {
-                    user: owner.clone(),
-                    item,
-                    ver: roster.ver.to_string(),
-                });
+                effects.push(effect);
             }
         }
     }
@@ -899,14 +905,9 @@ impl Rosters {
         }
         item.approved = approved;
         let item = item.clone();
-        self.last_ver += 1;
-        roster.ver = self.last_ver;
+        let effect = changed(&mut self.last_ver, roster, owner, item);
         if push {
-            effects.push(RosterEffect::Push {
-                user: owner.clone(),
-                item,
-                ver: roster.ver.to_string(),
-            });
+            effects.push(effect);
         }
     }
 
@@ -1108,16 +1109,8 @@ impl Rosters {
         let roster = self.users.entry(user.clone()).or_default();
         roster.items.remove(contact);
         roster.pending_in.retain(|(jid, _)| jid != contact);
-        self.last_ver += 1;
-        roster.ver = self.last_ver;
-        effects.insert(
-            0,
-            RosterEffect::Push {
-                user: user.clone(),
-                item: Item::remove(contact.clone()),
-                ver: roster.ver.to_string(),
-            },
-        );
+        let removed = Item::remove(contact.clone());
+        effects.insert(0, changed(&mut self.last_ver, roster, user, removed));
         Ok(effects)
     }
 }

@@ -246,7 +246,17 @@ struct Out<'a> {
     me: u64,
     mine: &'a mut Vec<Delivery>,
     /// The sending session, stored with the first message it spools.
-    sender: Option<StoredSession>,
+    sender: Option<Sender<'a>>,
+}
+
+/// The XEP-0198 session a client's stanza came on, as its handler sees it:
+/// made into a [`StoredSession`] only when the stanza is spooled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sender<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) jid: &'a FullJid,
+    /// The `h` that counts the stanza being routed.
+    pub(crate) inbound: u32,
 }
 
 impl<'a> Out<'a> {
@@ -343,7 +353,9 @@ impl Router {
     fn persist_rosters(&self, users: &[&BareJid]) {
         let rosters = self.rosters();
         for user in users {
-            let text = rosters.export(user).and_then(|e| spool::element_text(&e));
+            let text = rosters
+                .export(user)
+                .and_then(|e| super::store::element_text(&e));
             let _ = match text {
                 Some(text) => self.store().put_roster(user, &text),
                 None => self.store().remove_roster(user),
@@ -579,7 +591,7 @@ impl Router {
             match &row.sent {
                 Some((session, seq)) if *session == parked.state.id => {
                     // Acknowledged by the client's `h`: delivered.
-                    if i32::try_from(h.wrapping_sub(*seq)).is_ok_and(|d| d >= 0) {
+                    if spool::is_acked(*seq, h) {
                         let _ = self.store().spool_remove(row.id);
                     } else {
                         sent.push((*seq, row));
@@ -704,19 +716,14 @@ impl Router {
             let _ = self.store().spool_release(session);
         }
         let mut claimed = self.claimed();
-        let mut rest = Vec::new();
-        for (token, stanza) in unacked {
-            match durable.get(&token) {
-                Some(id) => {
-                    claimed.remove(id);
-                }
-                None => rest.push(stanza),
-            }
-        }
         for id in durable.values() {
             claimed.remove(id);
         }
-        rest
+        unacked
+            .into_iter()
+            .filter(|(token, _)| !durable.contains_key(token))
+            .map(|(_, stanza)| stanza)
+            .collect()
     }
 
     /// Offers `user`'s waiting spooled messages (offline messages), at
@@ -797,7 +804,11 @@ impl Router {
             self.bounce(&delivery.stanza, DefinedCondition::NotAcceptable, out);
             return false;
         };
-        let sender = out.sender.take();
+        let sender = out.sender.take().map(|s| StoredSession {
+            id: s.id.to_owned(),
+            jid: s.jid.clone(),
+            inbound: s.inbound,
+        });
         match self.store().spool(
             user,
             &text,
@@ -1115,7 +1126,7 @@ impl Router {
         conn: u64,
         me: &FullJid,
         stanza: Stanza,
-        sender: Option<StoredSession>,
+        sender: Option<Sender<'_>>,
     ) -> Vec<Delivery> {
         let mut mine = Vec::new();
         let mut out = Out {

@@ -11,7 +11,8 @@ use std::time::Instant;
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::Inner;
-use super::router::{Delivery, Inbox, Mailbox, Parked, mailbox, random_resource};
+use super::router::{Delivery, Inbox, Mailbox, Parked, Sender, mailbox, random_resource};
+use super::spool;
 use super::store::StoredSession;
 use crate::component::{self, ComponentConnection};
 use crate::jid::{BareJid, FullJid};
@@ -134,17 +135,22 @@ impl ClientHost {
             }
             server::Event::Online { jid, .. } => self.jid = Some(jid),
             server::Event::Stanza(stanza) => {
-                let Some(me) = self.jid.clone() else { return };
+                let Some(me) = &self.jid else { return };
                 // The sender's session is stored with what it spools,
                 // counting this stanza as handled.
-                let sender = self.stored_session(engine).map(|mut session| {
-                    session.inbound = session.inbound.wrapping_add(1);
-                    session
-                });
+                let sender =
+                    engine
+                        .machine()
+                        .and_then(|m| m.sm_counters())
+                        .map(|(id, counters)| Sender {
+                            id,
+                            jid: me,
+                            inbound: counters.handled.wrapping_add(1),
+                        });
                 let replies = self
                     .hub
                     .router
-                    .client_stanza(self.mailbox.conn, &me, stanza, sender);
+                    .client_stanza(self.mailbox.conn, me, stanza, sender);
                 engine.with_machine(ServerConnection::confirm_stanza);
                 self.send_all(engine, now, replies);
             }
@@ -201,7 +207,7 @@ impl ClientHost {
             let Some(id) = durable.get(&token).copied() else {
                 continue;
             };
-            if i32::try_from(h.wrapping_sub(seq)).is_ok_and(|d| d >= 0) {
+            if spool::is_acked(seq, h) {
                 let _ = self.hub.router.config.store.spool_remove(id);
             } else {
                 let _ = self.hub.router.config.store.spool_sent(id, &stored, seq);
@@ -209,16 +215,6 @@ impl ClientHost {
             }
             self.hub.router.unclaim(id);
         }
-    }
-
-    /// This session as the store keeps it (with stream management).
-    fn stored_session(&self, engine: &Engine<ServerConnection>) -> Option<StoredSession> {
-        let (id, counters) = engine.machine()?.sm_counters()?;
-        Some(StoredSession {
-            id: id.to_owned(),
-            jid: self.jid.clone()?,
-            inbound: counters.handled,
-        })
     }
 
     fn user(&self, engine: &Engine<ServerConnection>) -> Option<BareJid> {
@@ -255,13 +251,16 @@ impl ClientHost {
     /// spool until acknowledged (and the spool records where it went);
     /// without, it is delivered for good.
     fn sent_spooled(&mut self, engine: &Engine<ServerConnection>, token: StanzaToken, id: u64) {
-        let sent = engine
-            .machine()
-            .and_then(|m| m.sm_counters())
-            .map(|(_, c)| c.sent);
-        match (self.stored_session(engine), sent) {
-            (Some(session), Some(seq)) => {
-                let _ = self.hub.router.config.store.spool_sent(id, &session, seq);
+        let counters = engine.machine().and_then(|m| m.sm_counters());
+        match (counters, &self.jid) {
+            (Some((session, counters)), Some(jid)) => {
+                let session = StoredSession {
+                    id: session.to_owned(),
+                    jid: jid.clone(),
+                    inbound: counters.handled,
+                };
+                let store = &self.hub.router.config.store;
+                let _ = store.spool_sent(id, &session, counters.sent);
                 self.durable.insert(token, id);
             }
             _ => {

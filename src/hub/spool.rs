@@ -2,14 +2,14 @@
 //! their recipient acknowledges them, how they are written to and read
 //! from the store, and how a late delivery is stamped (XEP-0203).
 
-use bytes::BytesMut;
 use minidom::Element;
 
+use super::store::element_text;
 use crate::ext::Payload as _;
 use crate::ext::delay::{DateTime, Delay};
 use crate::jid::Jid;
 use crate::stanza::{Message, MessageType, Stanza};
-use crate::xml::StreamWriter;
+use crate::xml::StreamNamespace;
 
 /// Chat state notifications (XEP-0085): never kept for later.
 const NS_CHATSTATES: &str = "http://jabber.org/protocol/chatstates";
@@ -31,14 +31,14 @@ pub(crate) fn keep_offline(message: &Message) -> bool {
 
 /// The stanza as stored.
 pub(crate) fn serialize(stanza: &Stanza) -> Option<String> {
-    element_text(&Element::from(stanza.clone()))
+    element_text(&stanza.to_element_in(StreamNamespace::Client))
 }
 
-/// An element as text (with its namespaces).
-pub(crate) fn element_text(element: &Element) -> Option<String> {
-    let mut out = BytesMut::new();
-    StreamWriter::new().write_element(element, &mut out).ok()?;
-    String::from_utf8(out.to_vec()).ok()
+/// Whether the stanza sent with XEP-0198 sequence number `seq` is
+/// acknowledged by `h` (counters wrap at 2^32: "up to" means within the
+/// half of the circle behind `h`).
+pub(crate) fn is_acked(seq: u32, h: u32) -> bool {
+    i32::try_from(h.wrapping_sub(seq)).is_ok()
 }
 
 /// A stored stanza read back; `None` if it no longer parses.

@@ -217,7 +217,7 @@ impl UserStore for StoreUsers {
     }
 
     fn exists(&self, user: &BareJid) -> bool {
-        self.0.account(user).ok().flatten().is_some()
+        self.0.account_exists(user).unwrap_or(false)
     }
 }
 

@@ -55,67 +55,46 @@ pub trait Machine {
     fn close(&mut self, now: Instant);
 }
 
-impl Machine for ClientConnection {
-    type Event = client::Event;
-    type Closed = client::CloseReason;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        let _reported_as_closed = Self::handle_input(self, now, data);
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Self::handle_eof(self, now);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Self::handle_timeout(self, now);
-    }
-    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
-        let _reported_as_closed = Self::tls_established(self, now, info);
-    }
-    fn poll_output(&mut self) -> Option<Step<Self::Event, Self::Closed>> {
-        Some(match Self::poll_output(self)? {
-            client::Output::Transmit(bytes) => Step::Transmit(bytes),
-            client::Output::StartTls => Step::StartTls,
-            client::Output::Event(event) => Step::Event(event),
-            client::Output::Closed(reason) => Step::Closed(reason),
-        })
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Self::poll_timeout(self)
-    }
-    fn close(&mut self, now: Instant) {
-        Self::close(self, now);
-    }
+/// [`Machine`] for a machine with STARTTLS (client and server side of a
+/// client stream): every method delegates to the inherent one of the same
+/// name, and its `Output` maps one to one onto [`Step`].
+macro_rules! stream_machine {
+    ($ty:ty, $module:ident) => {
+        impl Machine for $ty {
+            type Event = $module::Event;
+            type Closed = $module::CloseReason;
+            fn handle_input(&mut self, now: Instant, data: &[u8]) {
+                let _reported_as_closed = Self::handle_input(self, now, data);
+            }
+            fn handle_eof(&mut self, now: Instant) {
+                Self::handle_eof(self, now);
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                Self::handle_timeout(self, now);
+            }
+            fn tls_established(&mut self, now: Instant, info: TlsInfo) {
+                let _reported_as_closed = Self::tls_established(self, now, info);
+            }
+            fn poll_output(&mut self) -> Option<Step<Self::Event, Self::Closed>> {
+                Some(match Self::poll_output(self)? {
+                    $module::Output::Transmit(bytes) => Step::Transmit(bytes),
+                    $module::Output::StartTls => Step::StartTls,
+                    $module::Output::Event(event) => Step::Event(event),
+                    $module::Output::Closed(reason) => Step::Closed(reason),
+                })
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                Self::poll_timeout(self)
+            }
+            fn close(&mut self, now: Instant) {
+                Self::close(self, now);
+            }
+        }
+    };
 }
 
-impl Machine for ServerConnection {
-    type Event = server::Event;
-    type Closed = server::CloseReason;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        let _reported_as_closed = Self::handle_input(self, now, data);
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Self::handle_eof(self, now);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Self::handle_timeout(self, now);
-    }
-    fn tls_established(&mut self, now: Instant, info: TlsInfo) {
-        let _reported_as_closed = Self::tls_established(self, now, info);
-    }
-    fn poll_output(&mut self) -> Option<Step<Self::Event, Self::Closed>> {
-        Some(match Self::poll_output(self)? {
-            server::Output::Transmit(bytes) => Step::Transmit(bytes),
-            server::Output::StartTls => Step::StartTls,
-            server::Output::Event(event) => Step::Event(event),
-            server::Output::Closed(reason) => Step::Closed(reason),
-        })
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Self::poll_timeout(self)
-    }
-    fn close(&mut self, now: Instant) {
-        Self::close(self, now);
-    }
-}
+stream_machine!(ClientConnection, client);
+stream_machine!(ServerConnection, server);
 
 impl Machine for ComponentConnection {
     type Event = component::Event;

@@ -517,11 +517,13 @@ impl ServerConnection {
     /// in the next acknowledgement. Call it once per stanza event, in
     /// order. Does nothing without stream management or that option.
     pub fn confirm_stanza(&mut self) {
+        // The oldest waiting stanza is always one of the host's: those the
+        // machine answered itself count as soon as they reach the front.
         if let Some(sm) = &mut self.sm
-            && let Some(pos) = sm.unconfirmed.iter().position(|auto| !auto)
-            && let Some(entry) = sm.unconfirmed.get_mut(pos)
+            && sm.unconfirmed.front() == Some(&false)
         {
-            *entry = true;
+            sm.unconfirmed.pop_front();
+            sm.inbound.handled_one();
             sm.count_confirmed();
             if sm.ack_owed && sm.unconfirmed.is_empty() {
                 sm.ack_owed = false;

@@ -17,7 +17,7 @@ use crate::ext::pubsub::{
     AccessModel, Affiliation, ErrorCondition, Event, Item, NodeAffiliation, PubSub, Subscription,
     SubscriptionState,
 };
-use crate::hub::store::{StoredItem, StoredSubscription, now_ms};
+use crate::hub::store::{StoredItem, StoredSubscription, element_text, now_ms};
 use crate::jid::Jid;
 use crate::stanza::{DefinedCondition, StanzaError};
 
@@ -51,8 +51,9 @@ impl Op<'_> {
                 ErrorCondition::PayloadRequired,
             )
         })?;
-        let serialized = String::from(&payload);
-        if serialized.len() > self.limits.max_payload_bytes {
+        // A payload XML cannot carry again is refused like one too big.
+        let serialized = element_text(&payload).unwrap_or_default();
+        if serialized.is_empty() || serialized.len() > self.limits.max_payload_bytes {
             return Err(error_with(
                 DefinedCondition::NotAcceptable,
                 ErrorCondition::PayloadTooBig,

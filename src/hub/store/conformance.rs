@@ -142,6 +142,7 @@ fn accounts(store: &dyn Store) {
     let alice = jid("alice@accounts.example");
     let bob = jid("bob@accounts.example");
     assert_eq!(store.account(&alice).unwrap(), None);
+    assert!(!store.account_exists(&alice).unwrap());
     assert!(!store.remove_account(&alice).unwrap());
 
     let both = vec![
@@ -150,6 +151,7 @@ fn accounts(store: &dyn Store) {
     ];
     store.put_account(&alice, &both).unwrap();
     assert_eq!(store.account(&alice).unwrap(), Some(both.clone()));
+    assert!(store.account_exists(&alice).unwrap());
     assert_eq!(store.account_count().unwrap(), base + 1);
 
     // Replacing drops the old verifiers, including a hash no longer given.

@@ -67,6 +67,10 @@ impl Store for MemoryStore {
         Ok(self.inner().accounts.get(user).cloned())
     }
 
+    fn account_exists(&self, user: &BareJid) -> StoreResult<bool> {
+        Ok(self.inner().accounts.contains_key(user))
+    }
+
     fn remove_account(&self, user: &BareJid) -> StoreResult<bool> {
         Ok(self.inner().accounts.remove(user).is_some())
     }

@@ -155,6 +155,11 @@ pub trait Store: Send + Sync + 'static {
     fn put_account(&self, user: &BareJid, verifiers: &[ScramCredentials]) -> StoreResult<()>;
     /// The verifiers of an account; `None` if it does not exist.
     fn account(&self, user: &BareJid) -> StoreResult<Option<Vec<ScramCredentials>>>;
+    /// Whether the account exists (asked for every routed stanza: a store
+    /// can answer it without reading the verifiers).
+    fn account_exists(&self, user: &BareJid) -> StoreResult<bool> {
+        Ok(self.account(user)?.is_some())
+    }
     /// Removes an account (not its roster or spool); `true` if it existed.
     fn remove_account(&self, user: &BareJid) -> StoreResult<bool>;
     /// How many accounts there are.
@@ -240,6 +245,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<usize>;
     /// The subscriptions of a node.
     fn subscriptions(&self, service: &str, node: &str) -> StoreResult<Vec<StoredSubscription>>;
+}
+
+/// An element as the hub stores it: text with its namespaces, written by
+/// the crate's own writer (which refuses what XML cannot carry instead of
+/// panicking); `None` if it cannot be written.
+pub(crate) fn element_text(element: &minidom::Element) -> Option<String> {
+    let mut out = bytes::BytesMut::new();
+    crate::xml::StreamWriter::new()
+        .write_element(element, &mut out)
+        .ok()?;
+    String::from_utf8(out.to_vec()).ok()
 }
 
 /// Milliseconds since the Unix epoch, now.

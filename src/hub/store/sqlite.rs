@@ -461,6 +461,15 @@ impl Store for SqliteStore {
         Ok(Some(rows.into_iter().flatten().collect()))
     }
 
+    fn account_exists(&self, user: &BareJid) -> StoreResult<bool> {
+        let found = count(
+            &self.conn(),
+            "SELECT count(*) FROM accounts WHERE jid = ?1",
+            [user.as_str()],
+        )?;
+        Ok(found > 0)
+    }
+
     fn remove_account(&self, user: &BareJid) -> StoreResult<bool> {
         // The verifiers go with it (ON DELETE CASCADE).
         let removed = execute(

@@ -420,3 +420,187 @@ fn records(mut data: &[u8]) -> impl Iterator<Item = (u8, u8, &[u8])> {
     })
     .take(200)
 }
+
+/// The SCRAM verifiers of the only account, `juliet` / `secret`, for the
+/// SASL harnesses: 16 iterations so that a client answering a replayed
+/// server-first stays fast.
+fn juliet(hash: xmpp_kit::sasl::ScramHash) -> xmpp_kit::sasl::ScramCredentials {
+    xmpp_kit::sasl::ScramCredentials::derive(hash, "secret", b"salt-of-juliet", 16)
+}
+
+/// The channel binding both SASL harnesses use (`tls-exporter`).
+fn exporter() -> xmpp_kit::sasl::ChannelBinding {
+    use xmpp_kit::sasl::{ChannelBinding, ChannelBindingType};
+    ChannelBinding::new(
+        ChannelBindingType::TlsExporter,
+        b"exporter-of-this-tls".to_vec(),
+    )
+}
+
+/// Splits a SASL-harness input into messages `[len_lo, len_hi, bytes...]`
+/// (`bytes` cut short at the end of the input), at most 16 of them.
+fn messages(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let [lo, hi, tail @ ..] = data else {
+            return None;
+        };
+        let len = usize::from(u16::from_le_bytes([*lo, *hi]));
+        let (message, rest) = tail.split_at(len.min(tail.len()));
+        data = rest;
+        Some(message)
+    })
+    .take(16)
+}
+
+/// Drives a `SaslServer` with arbitrary client messages. The first byte
+/// picks the mechanism (of `Mechanism::ALL`) and whether a `-PLUS` was
+/// offered; the rest is a sequence of [`messages`]: the initial response,
+/// then each `<response/>`.
+///
+/// Checks that nothing panics, that only the real account (or the
+/// identities the store vouches for) ever authenticates, that an
+/// exchange ends for good after a success or an error, and that
+/// challenges stay small.
+pub(crate) fn sasl_server(data: &[u8]) {
+    use xmpp_kit::sasl::{
+        Mechanism, SaslError, SaslServer, ScramCredentials, ScramHash, ServerCredentials,
+        ServerStep,
+    };
+
+    struct Accounts;
+    impl ServerCredentials for Accounts {
+        fn scram(&self, username: &str, hash: ScramHash) -> Option<ScramCredentials> {
+            (username == "juliet").then(|| juliet(hash))
+        }
+        fn verify_plain(&self, username: &str, password: &str) -> bool {
+            username == "juliet" && password == "secret"
+        }
+        fn external(&self, authzid: Option<&str>) -> Option<String> {
+            matches!(authzid, None | Some("juliet")).then(|| "juliet".to_owned())
+        }
+        fn anonymous(&self) -> bool {
+            true
+        }
+    }
+
+    let Some((&choice, data)) = data.split_first() else {
+        return;
+    };
+    let all = Mechanism::ALL;
+    let mechanism = all[usize::from(choice) % all.len()];
+    let plus_offered = choice & 0x80 != 0;
+    let mut server = SaslServer::new(mechanism, &[exporter()], plus_offered, "server-nonce");
+    let mut ended = false;
+    for message in messages(data) {
+        let step = server.step(message, &Accounts);
+        if ended {
+            assert_eq!(
+                step,
+                Err(SaslError::UnexpectedStep),
+                "a step after the end of the exchange"
+            );
+            continue;
+        }
+        match step {
+            Ok(ServerStep::Challenge(challenge)) => {
+                assert!(
+                    challenge.len() <= 1024,
+                    "a challenge of {} bytes",
+                    challenge.len()
+                );
+            }
+            Ok(ServerStep::Success { authcid, .. }) => {
+                let expected = if mechanism == Mechanism::Anonymous {
+                    ""
+                } else {
+                    "juliet"
+                };
+                assert_eq!(authcid, expected, "{mechanism:?} authenticated a stranger");
+                ended = true;
+            }
+            Err(error) => {
+                let _ = error.to_failure();
+                ended = true;
+            }
+        }
+    }
+}
+
+/// Drives a `SaslClient` with arbitrary server messages. The first byte
+/// picks the mechanism and the GS2 flag; the rest is a sequence of
+/// [`messages`], each prefixed by its operation in its first byte:
+/// `initial_response`, `challenge` or `success` (with the data).
+///
+/// Checks that nothing panics, that the exchange is over for good after
+/// an error, that it is done only after a successful `success`, that
+/// nothing is accepted once done, and that responses stay small.
+pub(crate) fn sasl_client(data: &[u8]) {
+    use xmpp_kit::sasl::{
+        ChannelBindingType, Credentials, Gs2Flag, Mechanism, SaslClient, Selection,
+    };
+
+    let Some((&choice, data)) = data.split_first() else {
+        return;
+    };
+    let all = Mechanism::ALL;
+    let mechanism = all[usize::from(choice) % all.len()];
+    let selection = if mechanism.is_plus() {
+        Selection {
+            mechanism,
+            channel_binding: Some(ChannelBindingType::TlsExporter),
+            gs2_flag: Gs2Flag::Used(ChannelBindingType::TlsExporter),
+        }
+    } else if mechanism.is_scram() && choice & 0x80 != 0 {
+        Selection {
+            gs2_flag: Gs2Flag::ClientOnly,
+            ..Selection::without_binding(mechanism)
+        }
+    } else {
+        Selection::without_binding(mechanism)
+    };
+    let mut credentials = Credentials::new("juliet", "secret");
+    if choice & 0x40 != 0 {
+        credentials.authzid = Some("romeo@example.net".to_owned());
+    }
+    let client = SaslClient::new(&selection, &credentials, &[exporter()], "client-nonce");
+    let mut client = match client {
+        Ok(client) => client.with_iteration_limits(1, 64),
+        Err(error) => panic!("a consistent selection was refused: {error}"),
+    };
+    let mut failed = false;
+    let mut done = false;
+    for message in messages(data) {
+        let Some((&op, bytes)) = message.split_first() else {
+            continue;
+        };
+        let result = match op % 3 {
+            0 => client.initial_response().map(Some),
+            1 => client.challenge(bytes).map(Some),
+            _ => client.success(bytes).map(|()| None),
+        };
+        if failed || done {
+            assert!(result.is_err(), "the exchange went on after its end");
+            assert!(!(failed && client.is_done()), "done after a failure");
+            continue;
+        }
+        match result {
+            Ok(Some(response)) => {
+                assert!(
+                    response.len() <= 1024,
+                    "a response of {} bytes",
+                    response.len()
+                );
+                assert!(!client.is_done(), "done without a success");
+            }
+            Ok(None) => {
+                assert!(client.is_done(), "a success that did not finish");
+                done = true;
+            }
+            Err(error) => {
+                let _ = error.to_failure();
+                assert!(!client.is_done(), "done after an error");
+                failed = true;
+            }
+        }
+    }
+}

@@ -47,3 +47,13 @@ fn component_corpus() {
 fn server_corpus() {
     replay("server", harness::server);
 }
+
+#[test]
+fn sasl_server_corpus() {
+    replay("sasl_server", harness::sasl_server);
+}
+
+#[test]
+fn sasl_client_corpus() {
+    replay("sasl_client", harness::sasl_client);
+}

@@ -1,0 +1,10 @@
+//! Fuzz target: `SaslClient` of every mechanism driven by arbitrary server
+//! messages. Run with `cargo +nightly fuzz run sasl_client`.
+#![no_main]
+
+// Each target uses part of the shared harness.
+#[allow(dead_code)]
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::sasl_client(data));

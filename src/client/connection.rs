@@ -389,8 +389,12 @@ impl ClientConnection {
         }
         let mut stanza = stanza.into();
         stanza.assign_id(&mut self.ids);
-        let waiting =
-            self.queued.len() + self.sm.as_ref().map_or(0, |sm| sm.outbound.outstanding());
+        // While a resumption is under way, its unacknowledged stanzas count
+        // too: they come back into the queue ahead of these, which must
+        // all fit once the session is resumed.
+        let waiting = self.queued.len()
+            + self.sm.as_ref().map_or(0, |sm| sm.outbound.outstanding())
+            + self.resume.as_ref().map_or(0, |r| r.unacked.len());
         if waiting >= self.config.max_unacked {
             return Err(SendError::QueueFull(waiting));
         }
@@ -445,7 +449,17 @@ impl ClientConnection {
     /// Takes what a new connection needs to resume this session (after the
     /// transport failed). `None` without an enabled, resumable stream
     /// management session.
+    ///
+    /// A connection created with [`resume`](Self::resume) that ended before
+    /// the server answered the resumption gives back the session it was
+    /// resuming (with the stanzas sent since), so that the next attempt
+    /// can resume it still.
     pub fn take_resume_state(&mut self) -> Option<ResumeState> {
+        if let Some(mut state) = self.resume.take() {
+            state.unacked.extend(self.queued.drain(..));
+            state.next_token = self.next_token;
+            return Some(state);
+        }
         let jid = self.bound.clone()?;
         let sm = self.sm.as_mut()?;
         let id = sm.resume_id.clone()?;
@@ -561,7 +575,12 @@ impl ClientConnection {
         self.state = State::AwaitHeader;
     }
 
+    /// Writes an element, unless our closing tag is out: nothing may
+    /// follow it (RFC 6120 section 4.4).
     fn write(&mut self, element: &Element) {
+        if matches!(self.state, State::Closing) {
+            return;
+        }
         if let Err(e) = self.writer.write_element(element, self.outbox.buf()) {
             self.error = Some(ConnectionError::Protocol(format!(
                 "cannot write an element: {e}"
@@ -569,7 +588,12 @@ impl ClientConnection {
         }
     }
 
+    /// Writes a stream error and our closing tag; nothing once our closing
+    /// tag is out (the stream just ends).
     fn send_stream_error(&mut self, error: StreamError) {
+        if matches!(self.state, State::Closing) {
+            return;
+        }
         let element = error.to_element();
         self.write(&element);
         self.writer.write_close(self.outbox.buf());
@@ -608,6 +632,11 @@ impl ClientConnection {
     }
 
     fn handle_header(&mut self, now: Instant, header: &StreamHeader) {
+        if matches!(self.state, State::Closing) {
+            // The server's answer to a stream we closed before it came:
+            // nothing to check, and nothing may follow our closing tag.
+            return;
+        }
         if !matches!(self.state, State::AwaitHeader) {
             return self.protocol(now, "a second stream header".into());
         }
@@ -668,6 +697,9 @@ impl ClientConnection {
             State::Session { id, jid, features } => {
                 self.handle_session(now, id, jid, *features, element)
             }
+            // Closed during negotiation: what the server still says about
+            // it (features, SASL, bind results) is not for us any more.
+            State::Closing if self.bound.is_none() => self.state = state,
             State::Online | State::Closing => {
                 self.state = state;
                 self.handle_online(now, element);

@@ -85,7 +85,8 @@ pub struct ClientConfig {
     /// Ask for an ack when stanzas have waited this long.
     pub sm_ack_interval: Duration,
     /// Most stanzas waiting for an ack (and queued before the stream is
-    /// online); `send` refuses more.
+    /// online, and, while resuming, those of the session being resumed);
+    /// `send` refuses more.
     pub max_unacked: usize,
     /// How long an iq request may wait for its answer.
     pub iq_timeout: Duration,

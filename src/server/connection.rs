@@ -478,6 +478,7 @@ impl ServerConnection {
         if self.error.is_some() || matches!(self.state, State::Closing | State::Closed) {
             return;
         }
+        self.open_if_unopened();
         self.writer.write_close(self.outbox.buf());
         self.state = State::Closing;
         self.close_deadline = Some(now + Duration::from_secs(5));
@@ -685,7 +686,12 @@ impl ServerConnection {
         id
     }
 
+    /// Writes an element, unless our closing tag is out: nothing may
+    /// follow it (RFC 6120 section 4.4).
     fn write(&mut self, element: &Element) {
+        if matches!(self.state, State::Closing) {
+            return;
+        }
         let start = self.outbox.buf().len();
         if self
             .writer
@@ -713,11 +719,22 @@ impl ServerConnection {
         let _ = self.writer.write_header(&header, self.outbox.buf());
     }
 
-    fn send_stream_error(&mut self, error: &StreamError) {
-        if self.stream_id.is_empty() && matches!(self.state, State::AwaitHeader) {
-            // RFC 6120 section 4.9.1.2: open a stream first if none was.
+    /// RFC 6120 section 4.9.1.2: a stream error or a close needs our
+    /// stream header first, if it is not out yet (no header from the
+    /// client yet, or the application has not answered it).
+    fn open_if_unopened(&mut self) {
+        if self.stream_id.is_empty() {
             self.write_header("");
         }
+    }
+
+    /// Writes a stream error and our closing tag; nothing once our closing
+    /// tag is out (the stream just ends).
+    fn send_stream_error(&mut self, error: &StreamError) {
+        if matches!(self.state, State::Closing) {
+            return;
+        }
+        self.open_if_unopened();
         self.write(&error.to_element());
         self.writer.write_close(self.outbox.buf());
     }
@@ -754,6 +771,10 @@ impl ServerConnection {
     }
 
     fn handle_header(&mut self, header: &StreamHeader) {
+        if matches!(self.state, State::Closing) {
+            // The client's header crossed our close: nothing to answer.
+            return;
+        }
         if matches!(self.state, State::AwaitHeader) {
             // Our header, features and close follow the client's framing.
             self.framing = header.framing;
@@ -887,6 +908,9 @@ impl ServerConnection {
             State::PreAuth if element.is("auth", ns::SASL) => self.start_sasl(&element),
             State::Sasl(server) => self.continue_sasl(server, &element),
             State::AwaitBind => self.handle_bind_request(element),
+            // Closed during negotiation: the client's negotiation elements
+            // that crossed our close are not answered.
+            State::Closing if self.jid.is_none() => self.state = state,
             State::Online | State::Closing => {
                 self.state = state;
                 self.handle_online(now, element);

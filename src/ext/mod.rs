@@ -181,8 +181,17 @@ pub(crate) fn jid_attr(
     name: &'static str,
     element_name: &'static str,
 ) -> Result<Option<Jid>, PayloadError> {
-    element
-        .attr(name)
+    parse_jid_attr(element.attr(name), name, element_name)
+}
+
+/// The value of an optional attribute `name` of `element_name`, already
+/// looked up, parsed as a JID.
+pub(crate) fn parse_jid_attr(
+    value: Option<&str>,
+    name: &'static str,
+    element_name: &'static str,
+) -> Result<Option<Jid>, PayloadError> {
+    value
         .map(|value| {
             value.parse().map_err(|error| PayloadError::InvalidJid {
                 element: element_name,

@@ -238,15 +238,15 @@ impl TryFrom<Element> for Iq {
 
 /// Validates an iq by reference: type, id and the number of payloads.
 fn read(element: &Element) -> Result<(Common, Shape), PayloadError> {
-    let common = Common::read(element, "iq")?;
-    if element.attr("id").is_none() {
+    let (common, head) = Common::read(element, "iq")?;
+    if head.id.is_none() {
         return Err(PayloadError::MissingAttribute {
             element: "iq",
             attribute: "id",
         });
     }
     let payloads = element.children().count();
-    let shape = match element.attr("type") {
+    let shape = match head.kind {
         Some("get") => Shape::Get,
         Some("set") => Shape::Set,
         Some("result") => Shape::Result,

@@ -278,8 +278,8 @@ impl TryFrom<Element> for Message {
                 continue;
             }
             match child.name() {
-                "body" => message.bodies.push(text_of(&child)),
-                "subject" => message.subjects.push(text_of(&child)),
+                "body" => message.bodies.push(text_of(child)),
+                "subject" => message.subjects.push(text_of(child)),
                 "thread" if message.thread.is_none() => {
                     message.thread = Some(Thread {
                         id: child.text(),
@@ -296,12 +296,9 @@ impl TryFrom<Element> for Message {
 
 /// Validates a message by reference; returns the parts that can fail.
 fn read(element: &Element) -> Result<(Common, MessageType, Option<StanzaError>), PayloadError> {
-    let common = Common::read(element, "message")?;
+    let (common, head) = Common::read(element, "message")?;
     // RFC 6121 section 5.2.2: a missing or unknown type means normal.
-    let kind = element
-        .attr("type")
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_default();
+    let kind = head.kind.and_then(|t| t.parse().ok()).unwrap_or_default();
     let error = if kind == MessageType::Error {
         element
             .children()

@@ -341,18 +341,47 @@ pub(crate) struct Common {
     pub(crate) namespace: StreamNamespace,
 }
 
+/// The `type` and `id` attributes of a stanza element, borrowed; read in
+/// the same pass over the attributes as the addresses.
+pub(crate) struct Head<'a> {
+    pub(crate) kind: Option<&'a str>,
+    pub(crate) id: Option<&'a str>,
+}
+
 impl Common {
     /// Reads the common attributes of a stanza named `name`, by reference,
-    /// so that a failure leaves the element untouched.
-    pub(crate) fn read(element: &Element, name: &'static str) -> Result<Self, PayloadError> {
+    /// so that a failure leaves the element untouched. One pass over the
+    /// attributes, rather than a map lookup per attribute.
+    pub(crate) fn read<'a>(
+        element: &'a Element,
+        name: &'static str,
+    ) -> Result<(Self, Head<'a>), PayloadError> {
         if element.name() != name || !error::is_content_ns(element) {
             return Err(not_a_stanza(element));
         }
-        Ok(Self {
-            to: ext::jid_attr(element, "to", name)?,
-            from: ext::jid_attr(element, "from", name)?,
+        let (mut to, mut from) = (None, None);
+        let mut head = Head {
+            kind: None,
+            id: None,
+        };
+        for ((namespace, attr), value) in element.attrs() {
+            if !namespace.is_none() {
+                continue;
+            }
+            match attr.as_str() {
+                "to" => to = Some(value.as_str()),
+                "from" => from = Some(value.as_str()),
+                "type" => head.kind = Some(value.as_str()),
+                "id" => head.id = Some(value.as_str()),
+                _ => {}
+            }
+        }
+        let common = Self {
+            to: ext::parse_jid_attr(to, "to", name)?,
+            from: ext::parse_jid_attr(from, "from", name)?,
             namespace: content_ns_of(element),
-        })
+        };
+        Ok((common, head))
     }
 }
 
@@ -385,17 +414,31 @@ pub(crate) struct TakenAttrs {
 }
 
 /// Takes the attributes of a stanza element, moving the values out rather
-/// than copying them.
+/// than copying them, in one pass over them (no map lookups).
 pub(crate) fn take_attrs(element: &mut Element) -> TakenAttrs {
-    let mut other = std::mem::take(element.attrs_mut());
-    for name in ["to", "from", "type"] {
-        other.remove(&Namespace::NONE, name);
+    let all = std::mem::take(element.attrs_mut());
+    let mut taken = TakenAttrs {
+        id: None,
+        lang: None,
+        other: AttrMap::new(),
+    };
+    for ((namespace, name), value) in all {
+        if namespace.is_none() {
+            match name.as_str() {
+                "to" | "from" | "type" => continue,
+                "id" => {
+                    taken.id = Some(value);
+                    continue;
+                }
+                _ => {}
+            }
+        } else if namespace == Namespace::XML && name.as_str() == "lang" {
+            taken.lang = Some(value);
+            continue;
+        }
+        taken.other.insert(namespace, name, value);
     }
-    TakenAttrs {
-        id: other.remove(&Namespace::NONE, "id"),
-        lang: other.remove(&Namespace::XML, "lang"),
-        other,
-    }
+    taken
 }
 
 /// Takes the child elements of a stanza element (text between them is
@@ -460,12 +503,27 @@ pub(crate) fn default_text(texts: &[Text]) -> Option<&str> {
         .map(|t| t.text.as_str())
 }
 
-/// A text child as a [`Text`].
-pub(crate) fn text_of(child: &Element) -> Text {
-    Text {
-        lang: ext::lang(child).map(str::to_owned),
-        text: child.text(),
-    }
+/// A text child as a [`Text`], its text moved out rather than copied when
+/// it is one text node (as it nearly always is).
+pub(crate) fn text_of(mut child: Element) -> Text {
+    let lang = if child.attrs().is_empty() {
+        None
+    } else {
+        ext::lang(&child).map(str::to_owned)
+    };
+    let mut nodes = child.take_nodes();
+    let text = match nodes.as_mut_slice() {
+        [] => String::new(),
+        [Node::Text(text)] => std::mem::take(text),
+        _ => nodes
+            .iter()
+            .filter_map(|node| match node {
+                Node::Text(text) => Some(text.as_str()),
+                Node::Element(_) => None,
+            })
+            .collect(),
+    };
+    Text { lang, text }
 }
 
 #[cfg(test)]

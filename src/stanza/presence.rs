@@ -348,7 +348,7 @@ impl TryFrom<Element> for Presence {
                 continue;
             }
             match child.name() {
-                "status" => presence.statuses.push(text_of(&child)),
+                "status" => presence.statuses.push(text_of(child)),
                 "show" | "priority" => {}
                 "error" if kind == PresenceType::Error => {}
                 _ => presence.payloads.push(child),
@@ -368,8 +368,8 @@ struct Parts {
 
 /// Validates a presence by reference; returns the parts that can fail.
 fn read(element: &Element) -> Result<Parts, PayloadError> {
-    let common = Common::read(element, "presence")?;
-    let kind = match element.attr("type") {
+    let (common, head) = Common::read(element, "presence")?;
+    let kind = match head.kind {
         None => PresenceType::Available,
         Some(value) => value.parse().map_err(|()| PayloadError::InvalidValue {
             element: "presence",

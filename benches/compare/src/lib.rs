@@ -1,0 +1,333 @@
+//! The paths compared, shared by the criterion benches (`benches/compare.rs`)
+//! and the allocation counter (`src/bin/allocs.rs`), so both measure exactly
+//! the same code on exactly the same corpus.
+//!
+//! Every reading path takes the whole corpus (a server-to-client stream:
+//! header, 2000 items, close) from memory in chunks of a given size, as a
+//! socket would deliver it, and counts what it produced.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../../corpus/mod.rs"]
+pub mod corpus;
+
+use std::hint::black_box;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use futures::StreamExt;
+use rxml::Parse;
+use rxml::writer::TrackNamespace;
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
+use tokio_xmpp::xmlstream::{
+    self, FallibleStreamElement, ReadError, StreamHeader, Timeouts, XmppStreamElement,
+};
+use xmpp_kit::stanza::Stanza;
+use xmpp_kit::xml::{Frame, Limits, StreamNamespace, StreamParser, StreamWriter};
+use xso::AsXml;
+
+/// Items in the corpus (stanzas and keepalives).
+pub const ITEMS: u64 = 2000;
+/// The corpus seed (the same as `benches/framing.rs`).
+pub const SEED: u64 = 0x5EED_F00D;
+/// The chunk sizes every reading path is fed in.
+pub const CHUNKS: [usize; 3] = [1024, 4096, 65536];
+
+/// The corpus: one whole stream.
+pub fn corpus() -> Vec<u8> {
+    corpus::stream(ITEMS, SEED)
+}
+
+fn limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_stanza_bytes = 1 << 20;
+    limits
+}
+
+// ---- rxml alone -----------------------------------------------------------
+
+/// Every event of an rxml parser over the corpus, counted: the floor any
+/// library built on rxml works from. `rxml::Parser` (namespace-resolved,
+/// what tokio-xmpp drives) is the reference; `rxml::RawParser` is what
+/// xmpp-kit's framer drives.
+pub fn rxml_events<P: Parse>(mut parser: P, data: &[u8], chunk: usize) -> usize
+where
+    P::Output: std::fmt::Debug,
+{
+    let mut events = 0;
+    for piece in data.chunks(chunk) {
+        let mut rest = piece;
+        loop {
+            match parser.parse(&mut rest, false) {
+                Ok(Some(ev)) => {
+                    black_box(&ev);
+                    events += 1;
+                }
+                Err(rxml::error::EndOrError::NeedMoreData) => break,
+                other => panic!("corpus failed to parse: {other:?}"),
+            }
+        }
+    }
+    events
+}
+
+// ---- xmpp-kit -------------------------------------------------------------
+
+/// xmpp-kit, bytes to frames (`minidom::Element` per top-level element).
+pub fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    let mut frames = 0;
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        while let Some(frame) = parser.next_frame().expect("corpus parses") {
+            black_box(&frame);
+            if let Frame::Element(_) = frame {
+                frames += 1;
+            }
+        }
+    }
+    frames
+}
+
+/// xmpp-kit, bytes to typed stanzas: the framer, then `Stanza::try_from`.
+pub fn xmpp_kit_stanzas(data: &[u8], chunk: usize) -> usize {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    let mut stanzas = 0;
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        while let Some(frame) = parser.next_frame().expect("corpus parses") {
+            if let Frame::Element(element) = frame {
+                let stanza = Stanza::try_from(element).expect("corpus stanzas are valid");
+                black_box(&stanza);
+                stanzas += 1;
+            }
+        }
+    }
+    stanzas
+}
+
+/// Every `<message/>` of the corpus as an xmpp-kit `Stanza`.
+pub fn xmpp_kit_messages(data: &[u8]) -> Vec<Stanza> {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    parser.feed(data);
+    let mut messages = Vec::new();
+    while let Some(frame) = parser.next_frame().expect("corpus parses") {
+        if let Frame::Element(element) = frame
+            && let Ok(stanza @ Stanza::Message(_)) = Stanza::try_from(element)
+        {
+            messages.push(stanza);
+        }
+    }
+    messages
+}
+
+/// xmpp-kit, typed messages to bytes, as a connection sends them: each one
+/// written into the connection's output `BytesMut`.
+pub fn xmpp_kit_write(messages: &[Stanza], writer: &StreamWriter, out: &mut BytesMut) -> usize {
+    out.clear();
+    for m in messages {
+        writer
+            .write_element(&m.to_element_in(StreamNamespace::Client), out)
+            .expect("writable");
+    }
+    out.len()
+}
+
+// ---- tokio-xmpp -----------------------------------------------------------
+
+/// An in-memory transport for tokio-xmpp's XML stream: reads come from the
+/// corpus, at most `chunk` bytes per `poll_fill_buf`, as a socket would
+/// deliver them; writes (tokio-xmpp's own stream header) are dropped.
+pub struct ChunkedIo<'a> {
+    data: &'a [u8],
+    pos: usize,
+    chunk: usize,
+}
+
+impl<'a> ChunkedIo<'a> {
+    pub fn new(data: &'a [u8], chunk: usize) -> Self {
+        Self {
+            data,
+            pos: 0,
+            chunk,
+        }
+    }
+
+    fn available(&self) -> &'a [u8] {
+        let end = (self.pos + self.chunk).min(self.data.len());
+        &self.data[self.pos..end]
+    }
+}
+
+impl AsyncRead for ChunkedIo<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let available = self.available();
+        let n = available.len().min(buf.remaining());
+        buf.put_slice(&available[..n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncBufRead for ChunkedIo<'_> {
+    fn poll_fill_buf(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        Poll::Ready(Ok(this.available()))
+    }
+
+    fn consume(mut self: Pin<&mut Self>, amt: usize) {
+        self.pos += amt;
+    }
+}
+
+impl AsyncWrite for ChunkedIo<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The runtime tokio-xmpp's stream needs (its read timeouts are tokio
+/// timers). Built once, outside the measured loop.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+}
+
+/// tokio-xmpp 6, bytes to typed stanzas: the code path of its client. The
+/// stream is initiated as a client (`initiate_stream`, which reads the
+/// server's header), then read as `FallibleStreamElement`s, the type its
+/// `StanzaStream` worker reads, until the stream footer.
+pub async fn tokio_xmpp_stanzas_async(data: &[u8], chunk: usize) -> usize {
+    let io = ChunkedIo::new(data, chunk);
+    let pending = xmlstream::initiate_stream(
+        io,
+        "jabber:client",
+        StreamHeader::default(),
+        Timeouts::default(),
+    )
+    .await
+    .expect("header");
+    let mut stream = pending.skip_features::<FallibleStreamElement>();
+    let mut stanzas = 0;
+    loop {
+        match stream.next().await {
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
+                black_box(&stanza);
+                stanzas += 1;
+            }
+            Some(Ok(other)) => panic!("unexpected element {other:?}"),
+            Some(Err(ReadError::StreamFooterReceived)) | None => break,
+            Some(Err(e)) => panic!("tokio-xmpp failed on the corpus: {e}"),
+        }
+    }
+    stanzas
+}
+
+/// [`tokio_xmpp_stanzas_async`] on `rt`.
+pub fn tokio_xmpp_stanzas(rt: &tokio::runtime::Runtime, data: &[u8], chunk: usize) -> usize {
+    rt.block_on(tokio_xmpp_stanzas_async(data, chunk))
+}
+
+/// Every `<message/>` of the corpus as an xmpp-parsers `Stanza`, read
+/// through tokio-xmpp's stream.
+pub fn tokio_xmpp_messages(rt: &tokio::runtime::Runtime, data: &[u8]) -> Vec<XmppStreamElement> {
+    rt.block_on(async {
+        let io = ChunkedIo::new(data, data.len());
+        let pending = xmlstream::initiate_stream(
+            io,
+            "jabber:client",
+            StreamHeader::default(),
+            Timeouts::default(),
+        )
+        .await
+        .expect("header");
+        let mut stream = pending.skip_features::<XmppStreamElement>();
+        let mut messages = Vec::new();
+        while let Some(Ok(element)) = stream.next().await {
+            if let XmppStreamElement::Stanza(xmpp_parsers::stanza::Stanza::Message(_)) = element {
+                messages.push(element);
+            }
+        }
+        messages
+    })
+}
+
+/// tokio-xmpp's serializer: an rxml `Encoder` set up as its XML stream sets
+/// it up (the stream and content namespaces declared, the stream header
+/// open), each element's `AsXml` items encoded into a `BytesMut`, as its
+/// `RawXmlStream::start_send_xso` does.
+pub struct TokioXmppWriter {
+    encoder: rxml::writer::Encoder<rxml::writer::SimpleNamespaces>,
+}
+
+impl Default for TokioXmppWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TokioXmppWriter {
+    pub fn new() -> Self {
+        let mut encoder = rxml::writer::Encoder::new();
+        encoder.ns_tracker_mut().declare_fixed(
+            Some(rxml::xml_ncname!("stream")),
+            "http://etherx.jabber.org/streams".into(),
+        );
+        encoder
+            .ns_tracker_mut()
+            .declare_fixed(None, "jabber:client".into());
+        let mut header = BytesMut::new();
+        for item in [
+            rxml::Item::ElementHeadStart(
+                rxml::Namespace::from("http://etherx.jabber.org/streams"),
+                rxml::xml_ncname!("stream"),
+            ),
+            rxml::Item::ElementHeadEnd,
+        ] {
+            encoder
+                .encode_into_bytes(item, &mut header)
+                .expect("header");
+        }
+        Self { encoder }
+    }
+
+    pub fn write(&mut self, elements: &[XmppStreamElement], out: &mut BytesMut) -> usize {
+        out.clear();
+        for element in elements {
+            for item in element.as_xml_iter().expect("serializable") {
+                let item = item.expect("serializable");
+                self.encoder
+                    .encode_into_bytes(item.as_rxml_item(), out)
+                    .expect("encodable");
+            }
+        }
+        out.len()
+    }
+}
+
+/// How many stanzas (messages, presences, iqs) the corpus holds.
+pub fn stanza_count(data: &[u8]) -> usize {
+    xmpp_kit_frames(data, data.len())
+}

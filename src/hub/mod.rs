@@ -42,7 +42,9 @@
 //!   and the account (no `+notify` filtering).
 //! - Isolation: every connection is its own task with a bounded mailbox;
 //!   a client that does not read is disconnected with `resource-constraint`
-//!   instead of growing memory or stalling others.
+//!   instead of growing memory or stalling others, and a client that
+//!   floods another is slowed to the pace its recipient reads at.
+//!   Unfinished negotiations end at [`HubLimits::negotiation_timeout`].
 //!
 //! - Durability: everything is kept in a [`Store`]
 //!   ([`HubBuilder::database`] for SQLite). Chat and normal messages to an

@@ -5,6 +5,9 @@
 //! Sessions never wait on each other: a stanza for another session is
 //! offered to its bounded mailbox, and a session whose mailbox is full is
 //! disconnected (`resource-constraint`) while the sender gets an error.
+//! A client that fills a mailbox past half is told so ([`Routed`]) and
+//! pauses before its next stanza, so that a flood follows the pace of
+//! its recipient.
 
 // An undelivered stanza goes back to the caller by value: boxing it would
 // cost an allocation on every delivery.
@@ -117,6 +120,11 @@ impl Mailbox {
         let _gone = self.control.send(Control::Shutdown);
     }
 
+    /// Whether at least half of the mailbox is taken.
+    fn congested(&self) -> bool {
+        self.stanzas.capacity().saturating_mul(2) <= self.stanzas.max_capacity()
+    }
+
     /// Offers a stanza; gives it back if the session is gone or stuck (a
     /// stuck session is kicked).
     fn offer(&self, stanza: Delivery) -> Result<(), Delivery> {
@@ -139,11 +147,18 @@ impl Mailbox {
 #[non_exhaustive]
 pub struct HubLimits {
     /// Stanzas waiting in one session's mailbox; beyond, the session is
-    /// disconnected with `resource-constraint` (default 512).
+    /// disconnected with `resource-constraint` (default 512). A client
+    /// whose stanzas fill a mailbox past half is paused briefly before
+    /// each next stanza (its socket is not read meanwhile), so a flood
+    /// from one client slows to its recipient's pace instead of getting
+    /// the recipient disconnected.
     pub session_queue: usize,
     /// Resources one account may bind at once (default 16).
     pub max_resources: usize,
-    /// Client connections at once, authenticated or not (default 10 000).
+    /// Connections at once, clients and components, authenticated or not
+    /// (default 10 000). Beyond, a new connection is closed at once: on the
+    /// client (STARTTLS) listener after a `resource-constraint` stream
+    /// error.
     pub max_connections: usize,
     /// How long a session with XEP-0198 resumption waits for its client
     /// after the connection is lost (default 5 minutes).
@@ -157,6 +172,13 @@ pub struct HubLimits {
     /// Offline messages pushed to a session at once; the rest follow as
     /// it acknowledges them (default 100).
     pub spool_batch: usize,
+    /// How long a new connection may take from its first byte to a bound
+    /// resource (a client) or a completed handshake (a component): TLS,
+    /// SASL and binding included. A connection still negotiating then is
+    /// closed with `connection-timeout`, so clients that trickle bytes or
+    /// never authenticate cannot hold connections (and their memory) for
+    /// long (default 30 s).
+    pub negotiation_timeout: Duration,
 }
 
 impl Default for HubLimits {
@@ -169,6 +191,7 @@ impl Default for HubLimits {
             parked_queue: 1000,
             spool_per_user: 10_000,
             spool_batch: 100,
+            negotiation_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -247,6 +270,21 @@ struct Out<'a> {
     mine: &'a mut Vec<Delivery>,
     /// The sending session, stored with the first message it spools.
     sender: Option<Sender<'a>>,
+    /// A recipient's mailbox was at least half full after an offer: the
+    /// sender should slow down (see [`Routed::congested`]).
+    congested: bool,
+}
+
+/// What routing a client's stanza gave.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    /// Stanzas for the sending session itself (replies, errors).
+    pub(crate) replies: Vec<Delivery>,
+    /// A recipient's mailbox is filling up faster than its session empties
+    /// it: the sender must pause before its next stanza, so that one
+    /// flooding client cannot fill another's mailbox (which would
+    /// disconnect that client as stuck) nor crowd out other senders.
+    pub(crate) congested: bool,
 }
 
 /// The XEP-0198 session a client's stanza came on, as its handler sees it:
@@ -266,6 +304,7 @@ impl<'a> Out<'a> {
             me: 0,
             mine,
             sender: None,
+            congested: false,
         }
     }
 
@@ -274,7 +313,9 @@ impl<'a> Out<'a> {
             self.mine.push(stanza);
             Ok(())
         } else {
-            mailbox.offer(stanza)
+            let offered = mailbox.offer(stanza);
+            self.congested |= mailbox.congested();
+            offered
         }
     }
 }
@@ -791,6 +832,7 @@ impl Router {
                 me: conn,
                 mine: &mut mine,
                 sender: None,
+                congested: false,
             };
             self.flush(&user, Some(me.resource()), &mut out);
         }
@@ -1127,12 +1169,13 @@ impl Router {
         me: &FullJid,
         stanza: Stanza,
         sender: Option<Sender<'_>>,
-    ) -> Vec<Delivery> {
+    ) -> Routed {
         let mut mine = Vec::new();
         let mut out = Out {
             me: conn,
             mine: &mut mine,
             sender,
+            congested: false,
         };
         let user = me.to_bare();
         match stanza {
@@ -1161,12 +1204,19 @@ impl Router {
                         .is_none_or(|to| to.node().is_none() && self.is_local_domain(to.domain()));
                 if to_server {
                     // Nothing here handles messages to the server.
-                    return mine;
+                    return Routed {
+                        replies: mine,
+                        congested: false,
+                    };
                 }
                 self.route(Stanza::Message(m), &mut out);
             }
         }
-        mine
+        let congested = out.congested;
+        Routed {
+            replies: mine,
+            congested,
+        }
     }
 
     fn client_presence(&self, me: &FullJid, presence: Presence, out: &mut Out<'_>) {
@@ -1401,6 +1451,7 @@ impl Router {
                                 me: conn,
                                 mine: &mut mine,
                                 sender: None,
+                                congested: false,
                             };
                             self.apply(effects, &mut out);
                             mine
@@ -1417,6 +1468,7 @@ impl Router {
                 me: conn,
                 mine: &mut mine,
                 sender: None,
+                congested: false,
             };
             self.pep_iq(&user, iq, &mut out);
             return mine;
@@ -1516,6 +1568,7 @@ impl Router {
             me: conn,
             mine: &mut mine,
             sender: None,
+            congested: false,
         };
         self.route(stanza, &mut out);
         mine.into_iter().map(|d| d.stanza).collect()

@@ -4,9 +4,11 @@
 //! and feeds it stanzas from its mailbox.
 
 use std::collections::HashMap;
+use std::future::Future as _;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
@@ -24,6 +26,12 @@ use crate::server::{self, CloseReason, ListenConfig, ServerConnection};
 use crate::stanza::{DefinedCondition, Stanza, StanzaError};
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 
+/// How long a client whose stanzas fill another session's mailbox waits
+/// before its next stanza is handled (its socket is not read meanwhile):
+/// the recipient's session gets time to catch up, and other senders get
+/// their turn.
+const CONGESTION_PAUSE: Duration = Duration::from_millis(10);
+
 /// Serves one client connection until it ends.
 pub(crate) async fn serve_client<IO>(mut io: IO, hub: Arc<Inner>, transport: Arc<ServerTransport>)
 where
@@ -32,11 +40,16 @@ where
     let conn = hub.next_conn();
     let (mailbox, inbox) = mailbox(conn, hub.limits.session_queue);
     if !hub.router.register_session(&mailbox) {
-        // Closing, or at the connection limit: the socket is dropped.
+        // Closing, or at the connection limit: the socket is dropped, with
+        // a word for a plain TCP client first.
+        if !hub.closing() && !transport.direct_tls && !transport.websocket {
+            refuse(&mut io).await;
+        }
         return;
     }
     let mut listen = ListenConfig::new(crate::rt::client::os_seed());
     listen.limits = hub.xml_limits.clone();
+    listen.negotiation_timeout = hub.limits.negotiation_timeout;
     let Ok(mut engine) = client_engine(listen, &transport) else {
         hub.router.unregister_session(conn);
         return;
@@ -50,6 +63,7 @@ where
         stopping: false,
         ended: false,
         durable: HashMap::new(),
+        pause: None,
     };
     let _exit = driver::run(&mut engine, &mut io, &TokioSleeper, &mut host).await;
     if !host.ended {
@@ -62,6 +76,26 @@ where
         hub.router.redeliver(delivery);
     }
     hub.router.unregister_session(conn);
+}
+
+/// What a client over the connection limit reads before the socket
+/// closes: a header and a `resource-constraint` stream error (RFC 6120
+/// sections 4.9.1.2 and 4.9.3.17), sent without waiting for its header.
+const REFUSAL: &[u8] = b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:error>\
+    <resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>\
+    <text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too many connections</text>\
+    </stream:error></stream:stream>";
+
+/// Writes [`REFUSAL`] (giving up after a second: the socket buffer takes
+/// it at once unless the peer is hostile) and closes.
+async fn refuse<IO: AsyncWrite + Unpin>(io: &mut IO) {
+    use futures::io::AsyncWriteExt as _;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = io.write_all(REFUSAL).await;
+        let _ = io.close().await;
+    })
+    .await;
 }
 
 struct ClientHost {
@@ -78,6 +112,9 @@ struct ClientHost {
     /// Spool entries sent on this session with stream management, by
     /// token, until the client acknowledges them.
     durable: HashMap<StanzaToken, u64>,
+    /// The client's last stanza congested a recipient: its next one waits
+    /// until this fires ([`CONGESTION_PAUSE`]).
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ClientHost {
@@ -147,12 +184,15 @@ impl ClientHost {
                             jid: me,
                             inbound: counters.handled.wrapping_add(1),
                         });
-                let replies = self
+                let routed = self
                     .hub
                     .router
                     .client_stanza(self.mailbox.conn, me, stanza, sender);
                 engine.with_machine(ServerConnection::confirm_stanza);
-                self.send_all(engine, now, replies);
+                if routed.congested {
+                    self.pause = Some(Box::pin(tokio::time::sleep(CONGESTION_PAUSE)));
+                }
+                self.send_all(engine, now, routed.replies);
             }
             server::Event::Acked(tokens) => {
                 let mut durable = false;
@@ -223,6 +263,28 @@ impl ClientHost {
         BareJid::new(Some(&username), domain).ok()
     }
 
+    /// Whether the client's next stanza must wait ([`CONGESTION_PAUSE`]);
+    /// `cx` is woken when it may go.
+    fn paused(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(pause) = self.pause.as_mut() else {
+            return false;
+        };
+        if pause.as_mut().poll(cx).is_pending() {
+            return true;
+        }
+        self.pause = None;
+        false
+    }
+
+    /// Most bytes the engine may hold for a client that does not read
+    /// ([`AcceptConfig::max_outbound_bytes`](crate::server::AcceptConfig::max_outbound_bytes)).
+    fn max_outbound(&self) -> usize {
+        self.domain
+            .as_deref()
+            .and_then(|domain| self.hub.accept.get(domain))
+            .map_or(1 << 20, |accept| accept.max_outbound_bytes)
+    }
+
     fn send_all(
         &mut self,
         engine: &mut Engine<ServerConnection>,
@@ -230,6 +292,22 @@ impl ClientHost {
         deliveries: Vec<Delivery>,
     ) {
         for Delivery { stanza, spool } in deliveries {
+            // The machine's own limit on unsent output never trips here:
+            // the engine takes its output at once, into TLS and its queue
+            // for the socket. That queue is what grows when the client does
+            // not read, so the limit applies to it: beyond, the client is
+            // disconnected with `resource-constraint` (the stanza goes back
+            // to its sender) instead of the hub buffering without bound.
+            let backlog = engine.backlog();
+            if backlog > self.max_outbound() {
+                engine.with_machine(|m| {
+                    m.close_with_error(
+                        now,
+                        StreamError::new(StreamErrorCondition::ResourceConstraint)
+                            .with_text("the client does not read its stream"),
+                    );
+                });
+            }
             let mut pending = Some(stanza);
             let sent = engine
                 .with_machine(|m| Some(m.try_send(now, pending.take()?)))
@@ -342,10 +420,14 @@ fn send_or_return<M: Machine>(
 impl Host<ServerConnection> for ClientHost {
     fn deliver(
         &mut self,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         engine: &mut Engine<ServerConnection>,
         output: Output<server::Event, CloseReason>,
     ) -> Result<(), Output<server::Event, CloseReason>> {
+        if matches!(output, Output::Event(server::Event::Stanza(_))) && self.paused(cx) {
+            // Not read further until the pause is over.
+            return Err(output);
+        }
         let now = Instant::now();
         match output {
             Output::Event(event) => self.on_event(engine, now, event),
@@ -401,6 +483,7 @@ where
     }
     let mut config = component::AcceptConfig::new(crate::rt::client::os_seed());
     config.limits = hub.xml_limits.clone();
+    config.negotiation_timeout = hub.limits.negotiation_timeout;
     let mut engine = Engine::plain(ComponentConnection::accept(config, Instant::now()), None);
     let mut host = ComponentHost {
         hub: Arc::clone(&hub),

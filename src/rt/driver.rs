@@ -233,10 +233,14 @@ impl<E, C> RunState<E, C> {
                 continue;
             }
 
-            // 4. Commands.
+            // 4. Commands. One per round: reading and the timer get their
+            // turn between them, so that a steady stream of commands (a
+            // busy mailbox) cannot starve the peer's input, such as the
+            // acknowledgements that keep its stream alive.
+            let mut commanded = false;
             if self.commands_open {
                 match host.poll_command(cx, engine) {
-                    Poll::Ready(true) => continue,
+                    Poll::Ready(true) => commanded = true,
                     Poll::Ready(false) => self.commands_open = false,
                     Poll::Pending => {}
                 }
@@ -277,6 +281,9 @@ impl<E, C> RunState<E, C> {
                 }
                 None => self.timer = None,
             }
+            if commanded {
+                continue;
+            }
             return Poll::Pending;
         }
     }
@@ -301,5 +308,101 @@ impl<E, C> RunState<E, C> {
             }
         }
         Exit::Io(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::client::TlsInfo;
+    use crate::rt::engine::Step;
+
+    /// A machine that keeps its input and ends at the end of it.
+    #[derive(Default)]
+    struct Sink {
+        input: Vec<u8>,
+        outputs: VecDeque<Step<(), ()>>,
+        closed: bool,
+    }
+
+    impl Machine for Sink {
+        type Event = ();
+        type Closed = ();
+        fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+            self.input.extend_from_slice(data);
+        }
+        fn handle_eof(&mut self, now: Instant) {
+            self.close(now);
+        }
+        fn handle_timeout(&mut self, _now: Instant) {}
+        fn tls_established(&mut self, _now: Instant, _info: TlsInfo) {}
+        fn poll_output(&mut self) -> Option<Step<(), ()>> {
+            self.outputs.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+        fn close(&mut self, _now: Instant) {
+            if !self.closed {
+                self.closed = true;
+                self.outputs.push_back(Step::Closed(()));
+            }
+        }
+    }
+
+    /// A host with a command ready every time it is asked (a mailbox that
+    /// never empties), up to `limit`; notes how many were applied when the
+    /// peer's input first reached the machine.
+    struct Busy {
+        commands: usize,
+        limit: usize,
+        input_after: Option<usize>,
+    }
+
+    impl Host<Sink> for Busy {
+        fn deliver(
+            &mut self,
+            _cx: &mut Context<'_>,
+            _engine: &mut Engine<Sink>,
+            _output: Output<(), ()>,
+        ) -> Result<(), Output<(), ()>> {
+            Ok(())
+        }
+
+        fn poll_command(&mut self, _cx: &mut Context<'_>, engine: &mut Engine<Sink>) -> Poll<bool> {
+            if self.input_after.is_none() && engine.machine().is_some_and(|m| !m.input.is_empty()) {
+                self.input_after = Some(self.commands);
+            }
+            if self.commands == self.limit {
+                return Poll::Ready(false);
+            }
+            self.commands += 1;
+            Poll::Ready(true)
+        }
+    }
+
+    #[test]
+    fn a_steady_stream_of_commands_does_not_starve_reading() {
+        let mut engine = Engine::plain(Sink::default(), None);
+        let mut io = futures::io::Cursor::new(b"an acknowledgement".to_vec());
+        let mut host = Busy {
+            commands: 0,
+            limit: 1000,
+            input_after: None,
+        };
+        let timer = sleeper(|_| async {});
+        let exit = futures::executor::block_on(run(&mut engine, &mut io, &timer, &mut host));
+        assert!(matches!(exit, Exit::Done), "{exit:?}");
+        assert_eq!(
+            engine.machine().map(|m| m.input.as_slice()),
+            Some(&b"an acknowledgement"[..])
+        );
+        assert!(
+            host.input_after.is_some_and(|n| n <= 2),
+            "the input was read after {:?} commands",
+            host.input_after
+        );
     }
 }

@@ -421,6 +421,13 @@ impl<M: Machine> Engine<M> {
         }
     }
 
+    /// Bytes waiting for the transport (taken by
+    /// [`poll_transmit`](Self::poll_transmit)): what a peer that does not
+    /// read makes grow.
+    pub(crate) fn backlog(&self) -> usize {
+        self.transmit_bytes
+    }
+
     /// Whether the machine closed or the transport failed, and everything
     /// to write was taken: close the socket now.
     pub fn is_done(&self) -> bool {

@@ -866,6 +866,18 @@ impl ServerConnection {
         self.write(&features);
     }
 
+    /// Whether TLS is required on this stream and not in place yet: then
+    /// only `<starttls/>` may come (WebSocket framing, which has no
+    /// STARTTLS, is refused when the stream opens).
+    fn tls_missing(&self) -> bool {
+        self.tls.is_none()
+            && self.framing == Framing::Stream
+            && self
+                .accept
+                .as_ref()
+                .is_some_and(|a| a.tls == TlsPolicy::Required)
+    }
+
     fn bindings(&self) -> &[ChannelBinding] {
         self.tls
             .as_ref()
@@ -905,6 +917,17 @@ impl ServerConnection {
                 self.state = State::TlsHandshake;
                 self.outbox.push(Output::StartTls);
             }
+            State::PreAuth if self.tls_missing() => {
+                // RFC 6120 section 5.3.1: TLS is mandatory-to-negotiate, and
+                // only STARTTLS was offered. A client that goes on without
+                // it (a stripped or skipped STARTTLS) must not reach SASL:
+                // SCRAM in cleartext would otherwise succeed.
+                self.state = State::PreAuth;
+                self.stream_error(
+                    StreamErrorCondition::PolicyViolation,
+                    "TLS is required: negotiate STARTTLS first",
+                );
+            }
             State::PreAuth if element.is("auth", ns::SASL) => self.start_sasl(&element),
             State::Sasl(server) => self.continue_sasl(server, &element),
             State::AwaitBind => self.handle_bind_request(element),
@@ -933,7 +956,11 @@ impl ServerConnection {
         self.auth_failures += 1;
         let max = self.accept.as_ref().map_or(3, |a| a.max_auth_attempts);
         if self.auth_failures >= max {
-            self.writer.write_close(self.outbox.buf());
+            // RFC 6120 section 6.4.5: past the retries, a stream error
+            // (`policy-violation` is the one it recommends) ends the stream.
+            let stream_error = StreamError::new(StreamErrorCondition::PolicyViolation)
+                .with_text("too many failed authentication attempts");
+            self.send_stream_error(&stream_error);
             let _ = self.fail(ServerError::Authentication(error));
         } else {
             self.state = State::PreAuth;
@@ -1429,6 +1456,132 @@ mod tests {
         assert_eq!(c.server.poll_timeout(), None, "no timer, no busy loop");
         c.feed("<a xmlns='urn:xmpp:sm:3' h='50'/>");
         assert_eq!(c.acked().len(), 50, "unsolicited acks still count");
+    }
+
+    /// A connection without TLS, fed `header` and then `input`; returns
+    /// what the server wrote after its features, and how it closed.
+    fn cleartext(
+        configure: impl FnOnce(&mut AcceptConfig),
+        input: &[&str],
+    ) -> (String, Option<CloseReason>) {
+        let now = Instant::now();
+        let mut server = ServerConnection::new(ListenConfig::new([9; 32]), now);
+        let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
+        configure(&mut accept);
+        let mut written = String::new();
+        let mut closed = None;
+        for (i, chunk) in std::iter::once(HEADER)
+            .chain(input.iter().copied())
+            .enumerate()
+        {
+            let _ = server.handle_input(now, chunk.as_bytes());
+            while let Some(output) = server.poll_output() {
+                match output {
+                    Output::Transmit(bytes) if i > 0 => {
+                        written.push_str(std::str::from_utf8(&bytes).unwrap());
+                    }
+                    Output::Event(Event::Header { .. }) => {
+                        server.accept(now, accept.clone()).unwrap();
+                    }
+                    Output::Closed(reason) => closed = Some(reason),
+                    _ => {}
+                }
+            }
+        }
+        (written, closed)
+    }
+
+    #[test]
+    fn with_tls_required_cleartext_auth_is_a_policy_violation() {
+        let plain = BASE64.encode(b"\0juliet\0pw");
+        for auth in [
+            format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+            ),
+            // SCRAM is offered after TLS; before it, it must not start.
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>\
+             biwsbj1qdWxpZXQscj1ub25jZQ==</auth>"
+                .to_owned(),
+        ] {
+            let (written, closed) = cleartext(
+                |a| a.mechanisms = vec![Mechanism::ScramSha256, Mechanism::Plain],
+                &[&auth],
+            );
+            assert!(written.contains("<policy-violation"), "{written}");
+            assert!(
+                !written.contains("challenge") && !written.contains("success"),
+                "{written}"
+            );
+            assert!(
+                matches!(closed, Some(CloseReason::Error(ServerError::Sent(ref e))) if e.condition == StreamErrorCondition::PolicyViolation),
+                "{closed:?}"
+            );
+        }
+        // With TLS optional, SASL may go on in cleartext (PLAIN is still not
+        // offered there).
+        let (written, closed) = cleartext(
+            |a| {
+                a.tls = TlsPolicy::Optional;
+                a.mechanisms = vec![Mechanism::Plain];
+            },
+            &[&format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+            )],
+        );
+        assert!(written.contains("<invalid-mechanism/>"), "{written}");
+        assert!(!written.contains("stream:error"), "{written}");
+        assert_eq!(closed, None);
+    }
+
+    #[test]
+    fn too_many_failed_attempts_end_with_a_policy_violation() {
+        let wrong = BASE64.encode(b"\0juliet\0wrong");
+        let auth = format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{wrong}</auth>"
+        );
+        // PLAIN needs TLS: pretend direct TLS, as the scripted client does.
+        let now = Instant::now();
+        let mut listen = ListenConfig::new([9; 32]);
+        listen.direct_tls = Some(TlsInfo {
+            channel_bindings: Vec::new(),
+        });
+        let mut server = ServerConnection::new(listen, now);
+        let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
+        accept.mechanisms = vec![Mechanism::Plain];
+        accept.max_auth_attempts = 2;
+        let mut written = String::new();
+        let mut closed = None;
+        for chunk in [HEADER, &auth, &auth] {
+            let _ = server.handle_input(now, chunk.as_bytes());
+            while let Some(output) = server.poll_output() {
+                match output {
+                    Output::Transmit(bytes) => {
+                        written.push_str(std::str::from_utf8(&bytes).unwrap())
+                    }
+                    Output::Event(Event::Header { .. }) => {
+                        server.accept(now, accept.clone()).unwrap()
+                    }
+                    Output::Closed(reason) => closed = Some(reason),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(
+            written.matches("<not-authorized/></failure>").count(),
+            2,
+            "{written}"
+        );
+        assert!(
+            written.ends_with("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>too many failed authentication attempts</text></stream:error></stream:stream>"),
+            "{written}"
+        );
+        assert!(
+            matches!(
+                closed,
+                Some(CloseReason::Error(ServerError::Authentication(_)))
+            ),
+            "{closed:?}"
+        );
     }
 
     #[test]

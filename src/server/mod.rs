@@ -75,7 +75,9 @@ impl ListenConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TlsPolicy {
-    /// Offer STARTTLS and require it before authentication.
+    /// Offer STARTTLS and require it before authentication: any other
+    /// element first (an `<auth/>` in cleartext) ends the stream with a
+    /// `policy-violation` stream error.
     #[default]
     Required,
     /// Offer STARTTLS, allow authentication without it.
@@ -99,7 +101,8 @@ pub struct AcceptConfig {
     pub credentials: Arc<dyn CredentialStore + Send + Sync>,
     /// Offer XEP-0198 stream management with resumption.
     pub stream_management: bool,
-    /// How many failed authentication attempts before the stream closes.
+    /// How many failed authentication attempts before the stream closes
+    /// (with a `policy-violation` stream error, RFC 6120 section 6.4.5).
     pub max_auth_attempts: u32,
     /// Most stanzas waiting for acknowledgement, and most bytes waiting to
     /// be polled out; beyond, the client is disconnected with
@@ -303,7 +306,9 @@ pub enum ServerError {
     /// The application rejected the stream.
     #[error("stream rejected: {0}")]
     Rejected(StreamErrorCondition),
-    /// Authentication failed too many times.
+    /// Authentication failed too many times
+    /// ([`AcceptConfig::max_auth_attempts`]); the client got a
+    /// `policy-violation` stream error.
     #[error("authentication failed: {0}")]
     Authentication(SaslError),
     /// Data followed `<starttls/>` before the TLS handshake.

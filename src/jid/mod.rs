@@ -805,7 +805,10 @@ mod tests {
             }
             assert_eq!(matches!(whole.s, Cow::Borrowed(_)), borrowed, "{s}");
             let jid: Jid = s.parse().unwrap();
-            assert_eq!(jid.node(), node.map(|_| jid.as_str().split('@').next().unwrap()));
+            assert_eq!(
+                jid.node(),
+                node.map(|_| jid.as_str().split('@').next().unwrap())
+            );
         }
     }
 

@@ -195,7 +195,8 @@ impl Templates {
             return Element::bare(local, namespace);
         }
         if self.slots.is_empty() {
-            self.slots.resize_with(TEMPLATE_SETS * TEMPLATE_WAYS, || None);
+            self.slots
+                .resize_with(TEMPLATE_SETS * TEMPLATE_WAYS, || None);
         }
         let start = template_set(local, namespace) * TEMPLATE_WAYS;
         let Some(set) = self.slots.get_mut(start..start + TEMPLATE_WAYS) else {

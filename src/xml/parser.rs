@@ -217,6 +217,50 @@ impl Templates {
     }
 }
 
+/// Capacity of [`PendingText`]'s buffer that is kept for the next text.
+const PENDING_TEXT_KEEP: usize = 4096;
+
+/// Text of the innermost open element that is not appended to it yet.
+///
+/// The tokenizer splits a text at every reference (`&amp;`), and appending
+/// the pieces one by one reallocates the text node again and again. So the
+/// first piece is kept as it came, further ones are joined in a reused
+/// buffer, and the text is appended once, when an element starts or ends:
+/// a text of one piece costs no allocation here, one of several pieces one.
+#[derive(Debug, Default)]
+struct PendingText {
+    first: Option<String>,
+    joined: String,
+}
+
+impl PendingText {
+    fn push(&mut self, text: String) {
+        match &self.first {
+            None => self.first = Some(text),
+            Some(first) => {
+                if self.joined.is_empty() {
+                    self.joined.push_str(first);
+                }
+                self.joined.push_str(&text);
+            }
+        }
+    }
+
+    fn take(&mut self) -> Option<String> {
+        let first = self.first.take()?;
+        if self.joined.is_empty() {
+            return Some(first);
+        }
+        let text = self.joined.as_str().to_owned();
+        if self.joined.capacity() > PENDING_TEXT_KEEP {
+            self.joined = String::new();
+        } else {
+            self.joined.clear();
+        }
+        Some(text)
+    }
+}
+
 /// The set of a name and namespace name: FNV-1a over the name and the last
 /// bytes of the namespace name (where namespaces of one family differ).
 fn template_set(local: &str, namespace: &str) -> usize {
@@ -301,6 +345,8 @@ pub struct StreamParser {
     stack: Vec<Element>,
     /// Empty elements to clone, by name and namespace.
     templates: Templates,
+    /// Text of the innermost element of `stack` not appended to it yet.
+    pending_text: PendingText,
     /// Elements started in the top-level element being built.
     elements: usize,
     /// Whether the first bytes of the current stream were checked for a
@@ -336,6 +382,7 @@ impl StreamParser {
             raw_attributes: Vec::new(),
             stack: Vec::new(),
             templates: Templates::default(),
+            pending_text: PendingText::default(),
             elements: 0,
             sniffed: false,
             consumed: 0,
@@ -396,6 +443,7 @@ impl StreamParser {
         self.head = None;
         self.raw_attributes.clear();
         self.stack.clear();
+        self.pending_text = PendingText::default();
         self.sniffed = false;
         self.consumed = self.evented;
         self.frame_start = self.evented;
@@ -481,6 +529,7 @@ impl StreamParser {
         self.stack = Vec::new();
         self.raw_attributes = Vec::new();
         self.templates = Templates::default();
+        self.pending_text = PendingText::default();
         Err(error)
     }
 
@@ -649,12 +698,22 @@ impl StreamParser {
         let namespace = ns_of(&self.bindings, namespace);
         let mut element = self.templates.element(local.as_str(), namespace);
         *element.attrs_mut() = attributes;
+        self.append_pending_text();
         self.stack.push(element);
     }
 
-    fn text(&mut self, text: String) -> Result<Option<Frame>, ParseError> {
-        if let Some(top) = self.stack.last_mut() {
+    /// Appends the pending text to the innermost open element.
+    fn append_pending_text(&mut self) {
+        if let Some(text) = self.pending_text.take()
+            && let Some(top) = self.stack.last_mut()
+        {
             top.append_text(text);
+        }
+    }
+
+    fn text(&mut self, text: String) -> Result<Option<Frame>, ParseError> {
+        if !self.stack.is_empty() {
+            self.pending_text.push(text);
             return Ok(None);
         }
         if !text.bytes().all(is_xml_space) {
@@ -670,6 +729,7 @@ impl StreamParser {
         if let Some(mark) = self.scopes.pop() {
             self.bindings.truncate(mark);
         }
+        self.append_pending_text();
         if let Some(element) = self.stack.pop() {
             if let Some(parent) = self.stack.last_mut() {
                 parent.append_child(element);

@@ -234,14 +234,14 @@ impl StanzaParseError {
 /// error never amplifies traffic). `None` if `element` is not a stanza, is
 /// itself of type `error`, or is an iq result or an iq without id.
 pub fn error_reply_element(element: &Element, error: &StanzaError) -> Option<Element> {
-    if !Stanza::is_stanza(element) || element.attr("type") == Some("error") {
+    if !Stanza::is_stanza(element) || ext::attr(element, "type") == Some("error") {
         return None;
     }
     // An iq result is an answer, and an iq without an id cannot be
     // answered: neither gets an error reply (the connection may treat
     // the latter as a stream error).
     if element.name() == "iq"
-        && (element.attr("id").is_none() || element.attr("type") == Some("result"))
+        && (ext::attr(element, "id").is_none() || ext::attr(element, "type") == Some("result"))
     {
         return None;
     }
@@ -249,10 +249,10 @@ pub fn error_reply_element(element: &Element, error: &StanzaError) -> Option<Ele
     let mut reply = Element::bare(element.name(), namespace.as_str());
     // Only valid addresses are carried over: a reply to a malformed `from`
     // goes back over the stream it came on, without `to`.
-    let valid = |name| element.attr(name).and_then(|v| v.parse::<Jid>().ok());
+    let valid = |name| ext::attr(element, name).and_then(|v| v.parse::<Jid>().ok());
     ext::set_opt_attr(&mut reply, "to", valid("from").as_ref().map(Jid::as_str));
     ext::set_opt_attr(&mut reply, "from", valid("to").as_ref().map(Jid::as_str));
-    ext::set_opt_attr(&mut reply, "id", element.attr("id"));
+    ext::set_opt_attr(&mut reply, "id", ext::attr(element, "id"));
     ext::set_attr(&mut reply, "type", "error");
     // A payload that is itself an `<error/>` of the stanza namespace is not
     // echoed: the reply would then hold two errors.

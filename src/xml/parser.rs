@@ -819,7 +819,7 @@ impl StreamParser {
         let mut result = Ok(());
         for (prefix, local, value) in raw.drain(..) {
             let namespace = match prefix {
-                None => Namespace::NONE,
+                None => ns::NO_NAMESPACE.clone(),
                 Some(p) => match self.resolve(Some(&p)) {
                     Ok(namespace) => {
                         let name = self.ns_str(namespace);
@@ -891,7 +891,7 @@ fn is_xml_space(b: u8) -> bool {
 }
 
 fn header_from(framing: Framing, namespace: StreamNamespace, attributes: &AttrMap) -> StreamHeader {
-    let get = |name: &str| attributes.get(&Namespace::NONE, name).cloned();
+    let get = |name: &str| attributes.get(&ns::NO_NAMESPACE, name).cloned();
     StreamHeader {
         framing,
         namespace,

@@ -25,3 +25,34 @@ pub const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
 pub const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
 /// The namespace bound to the `xml` prefix (`xml:lang`).
 pub const XML: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// No namespace (the empty namespace name), for the keys of attribute maps
+/// this crate builds and looks up, as an empty string that points into
+/// static memory.
+///
+/// [`rxml::Namespace::NONE`] is equal but points at the dangling address
+/// every empty constant gets (`0x1`), and the vectorized `memcmp` of glibc
+/// on x86-64 (AVX-512 masked loads) pays a fault-suppression assist for it on
+/// every comparison, even of zero bytes: an attribute map insertion with it
+/// as the key measured ~6x slower (~200 ns instead of ~37 ns).
+pub(crate) static NO_NAMESPACE: rxml::Namespace<'static> =
+    rxml::Namespace::from_str(empty_in_static_memory());
+
+/// An empty `&str` whose pointer is into a static string, not dangling.
+const fn empty_in_static_memory() -> &'static str {
+    let (empty, _) = b"-".split_at(0);
+    match std::str::from_utf8(empty) {
+        Ok(empty) => empty,
+        Err(_) => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_namespace_is_empty_and_not_dangling() {
+        assert_eq!(super::NO_NAMESPACE, rxml::Namespace::NONE);
+        assert!(super::NO_NAMESPACE.as_str().is_empty());
+        assert!(super::NO_NAMESPACE.as_str().as_ptr() as usize > 4096);
+    }
+}

@@ -762,7 +762,7 @@ impl ClientConnection {
             .get_child("sasl-channel-binding", NS_SASL_CB)
             .map(|cb| {
                 cb.children()
-                    .filter_map(|c| c.attr("type").and_then(|t| t.parse().ok()))
+                    .filter_map(|c| ext::attr(c, "type").and_then(|t| t.parse().ok()))
                     .collect()
             });
         let bindings: Vec<ChannelBinding> = self

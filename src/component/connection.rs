@@ -780,7 +780,7 @@ impl ComponentConnection {
         }
         // XEP-0114: every stanza carries `from` and `to`; without them (or
         // with malformed ones) it cannot be routed, nor answered.
-        let address = |name| element.attr(name).and_then(|v| v.parse::<Jid>().ok());
+        let address = |name| crate::ext::attr(&element, name).and_then(|v| v.parse::<Jid>().ok());
         let (Some(from), Some(_)) = (address("from"), address("to")) else {
             let what = format!("a <{}/> without a valid 'from' and 'to'", element.name());
             return self.violation(now, StreamErrorCondition::ImproperAddressing, what);

@@ -224,7 +224,7 @@ impl FieldOption {
                 child: "value",
             })?;
         Ok(Self {
-            label: element.attr("label").map(str::to_owned),
+            label: crate::ext::attr(element, "label").map(str::to_owned),
             value: value.text(),
         })
     }
@@ -340,12 +340,11 @@ impl Field {
 
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         let mut field = Self {
-            var: element.attr("var").map(str::to_owned),
-            type_: element
-                .attr("type")
+            var: crate::ext::attr(element, "var").map(str::to_owned),
+            type_: crate::ext::attr(element, "type")
                 .map(FieldType::from)
                 .unwrap_or_default(),
-            label: element.attr("label").map(str::to_owned),
+            label: crate::ext::attr(element, "label").map(str::to_owned),
             ..Self::default()
         };
         for child in element.children() {

@@ -86,7 +86,7 @@ impl Identity {
         Ok(Self {
             category: required_attr(element, "category", "identity")?.to_owned(),
             type_: required_attr(element, "type", "identity")?.to_owned(),
-            name: element.attr("name").map(str::to_owned),
+            name: crate::ext::attr(element, "name").map(str::to_owned),
             lang: lang(element).map(str::to_owned),
         })
     }
@@ -157,7 +157,7 @@ impl Payload for DiscoInfo {
 
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         expect(element, "query", NS_INFO)?;
-        let mut info = Self::request(element.attr("node"));
+        let mut info = Self::request(crate::ext::attr(element, "node"));
         for child in element.children() {
             if child.is("identity", NS_INFO) {
                 info.identities.push(Identity::parse(child)?);
@@ -227,8 +227,8 @@ impl DiscoItem {
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         Ok(Self {
             jid: required_jid_attr(element, "jid", "item")?,
-            node: element.attr("node").map(str::to_owned),
-            name: element.attr("name").map(str::to_owned),
+            node: crate::ext::attr(element, "node").map(str::to_owned),
+            name: crate::ext::attr(element, "name").map(str::to_owned),
         })
     }
 
@@ -269,7 +269,7 @@ impl Payload for DiscoItems {
 
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         expect(element, "query", NS_ITEMS)?;
-        let mut items = Self::request(element.attr("node"));
+        let mut items = Self::request(crate::ext::attr(element, "node"));
         for child in element.children() {
             if child.is("item", NS_ITEMS) {
                 items.items.push(DiscoItem::parse(child)?);

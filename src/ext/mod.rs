@@ -163,13 +163,22 @@ pub(crate) fn expect(
     }
 }
 
+/// An attribute without namespace, like [`Element::attr`] but looked up with
+/// [`ns::NO_NAMESPACE`](crate::ns::NO_NAMESPACE), which compares faster.
+pub(crate) fn attr<'a>(element: &'a Element, name: &str) -> Option<&'a str> {
+    element
+        .attrs()
+        .get(&crate::ns::NO_NAMESPACE, name)
+        .map(String::as_str)
+}
+
 /// A required attribute.
 pub(crate) fn required_attr<'a>(
     element: &'a Element,
     name: &'static str,
     element_name: &'static str,
 ) -> Result<&'a str, PayloadError> {
-    element.attr(name).ok_or(PayloadError::MissingAttribute {
+    attr(element, name).ok_or(PayloadError::MissingAttribute {
         element: element_name,
         attribute: name,
     })
@@ -181,7 +190,7 @@ pub(crate) fn jid_attr(
     name: &'static str,
     element_name: &'static str,
 ) -> Result<Option<Jid>, PayloadError> {
-    parse_jid_attr(element.attr(name), name, element_name)
+    parse_jid_attr(attr(element, name), name, element_name)
 }
 
 /// The value of an optional attribute `name` of `element_name`, already
@@ -220,8 +229,7 @@ pub(crate) fn parsed_attr<T: std::str::FromStr>(
     name: &'static str,
     element_name: &'static str,
 ) -> Result<Option<T>, PayloadError> {
-    element
-        .attr(name)
+    attr(element, name)
         .map(|value| {
             value.parse().map_err(|_| PayloadError::InvalidValue {
                 element: element_name,
@@ -241,8 +249,7 @@ pub(crate) fn u32_attr(
     what: &'static str,
     element_name: &'static str,
 ) -> Result<Option<u32>, PayloadError> {
-    element
-        .attr(name)
+    attr(element, name)
         .map(|value| {
             value
                 .trim()
@@ -278,7 +285,7 @@ pub(crate) fn set_attr(element: &mut Element, name: &'static str, value: impl In
         Ok(name) => {
             element
                 .attrs_mut()
-                .insert(Namespace::NONE, name, value.into());
+                .insert(crate::ns::NO_NAMESPACE.clone(), name, value.into());
         }
         Err(_) => debug_assert!(false, "invalid attribute name literal {name:?}"),
     }

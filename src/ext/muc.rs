@@ -117,7 +117,7 @@ impl History {
             maxchars: u32_attr(element, "maxchars", "attribute 'maxchars'", "history")?,
             maxstanzas: u32_attr(element, "maxstanzas", "attribute 'maxstanzas'", "history")?,
             seconds: u32_attr(element, "seconds", "attribute 'seconds'", "history")?,
-            since: element.attr("since").map(str::to_owned),
+            since: crate::ext::attr(element, "since").map(str::to_owned),
         })
     }
 
@@ -510,7 +510,7 @@ impl UserItem {
             affiliation,
             role,
             jid: jid_attr(element, "jid", "item")?,
-            nick: element.attr("nick").map(str::to_owned),
+            nick: crate::ext::attr(element, "nick").map(str::to_owned),
             actor,
             reason,
         })
@@ -546,7 +546,7 @@ impl Actor {
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         Ok(Self {
             jid: jid_attr(element, "jid", "actor")?,
-            nick: element.attr("nick").map(str::to_owned),
+            nick: crate::ext::attr(element, "nick").map(str::to_owned),
         })
     }
 
@@ -589,7 +589,7 @@ impl Invite {
                 "reason" if reason.is_none() => reason = Some(child.text()),
                 "continue" if continue_.is_none() => {
                     continue_ = Some(Continue {
-                        thread: child.attr("thread").map(str::to_owned),
+                        thread: crate::ext::attr(child, "thread").map(str::to_owned),
                     });
                 }
                 _ => {}

@@ -119,7 +119,7 @@ impl Payload for IqOob {
         Ok(Self {
             url,
             desc,
-            sid: element.attr("sid").map(str::to_owned),
+            sid: crate::ext::attr(element, "sid").map(str::to_owned),
         })
     }
 

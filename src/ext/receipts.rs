@@ -71,7 +71,7 @@ impl Payload for Received {
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         expect(element, "received", NS)?;
         Ok(Self {
-            id: element.attr("id").map(str::to_owned),
+            id: crate::ext::attr(element, "id").map(str::to_owned),
         })
     }
 

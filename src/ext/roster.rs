@@ -172,16 +172,16 @@ impl Item {
             error,
         })?;
         let mut item = Self::new(jid);
-        item.name = element.attr("name").map(str::to_owned);
-        if let Some(subscription) = element.attr("subscription") {
+        item.name = crate::ext::attr(element, "name").map(str::to_owned);
+        if let Some(subscription) = crate::ext::attr(element, "subscription") {
             item.subscription = subscription.parse()?;
         }
-        item.ask = match element.attr("ask") {
+        item.ask = match crate::ext::attr(element, "ask") {
             None => false,
             Some("subscribe") => true,
             Some(other) => return Err(invalid_attr("attribute 'ask'", other)),
         };
-        item.approved = match element.attr("approved") {
+        item.approved = match crate::ext::attr(element, "approved") {
             None | Some("false" | "0") => false,
             Some("true" | "1") => true,
             Some(other) => return Err(invalid_attr("attribute 'approved'", other)),
@@ -279,7 +279,7 @@ impl Payload for Roster {
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         expect(element, "query", NS)?;
         Ok(Self {
-            ver: element.attr("ver").map(str::to_owned),
+            ver: crate::ext::attr(element, "ver").map(str::to_owned),
             items: element
                 .children()
                 .filter(|child| child.is("item", NS))

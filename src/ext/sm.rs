@@ -126,10 +126,10 @@ impl Payload for Enabled {
     fn parse(element: &Element) -> Result<Self, PayloadError> {
         expect(element, "enabled", NS)?;
         Ok(Self {
-            id: element.attr("id").map(str::to_owned),
+            id: crate::ext::attr(element, "id").map(str::to_owned),
             resume: resume_attr(element, "enabled")?,
             max: u32_attr(element, "max", "attribute 'max'", "enabled")?,
-            location: element.attr("location").map(str::to_owned),
+            location: crate::ext::attr(element, "location").map(str::to_owned),
         })
     }
 
@@ -381,7 +381,7 @@ fn h_attr(element: &Element, element_name: &'static str) -> Result<u32, PayloadE
 
 /// The optional `resume` attribute, an `xs:boolean` defaulting to false.
 fn resume_attr(element: &Element, element_name: &'static str) -> Result<bool, PayloadError> {
-    match element.attr("resume") {
+    match crate::ext::attr(element, "resume") {
         None => Ok(false),
         Some(value) => match value.trim() {
             "true" | "1" => Ok(true),

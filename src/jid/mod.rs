@@ -194,8 +194,9 @@ impl JidError {
 }
 
 /// A validated, normalized JID string with the offsets of its separators.
-struct Normalized {
-    s: String,
+/// It borrows the input when that was already normalized.
+struct Normalized<'a> {
+    s: Cow<'a, str>,
     /// Byte offset of the `@` separating localpart and domainpart.
     at: Option<usize>,
     /// Byte offset of the `/` separating domainpart and resourcepart.
@@ -203,14 +204,48 @@ struct Normalized {
 }
 
 /// Validates each raw part and joins the normalized parts.
-fn normalize(
+fn normalize<'a>(
     node: Option<&str>,
     domain: &str,
     resource: Option<&str>,
-) -> Result<Normalized, JidError> {
-    let node = node.map(prep_localpart).transpose()?;
-    let domain = prep_domainpart(domain)?;
-    let resource = resource.map(prep_resourcepart).transpose()?;
+) -> Result<Normalized<'a>, JidError> {
+    normalize_parts(None, node, domain, resource)
+}
+
+/// Validates a JID string split into its raw parts (by [`split`]); the
+/// result borrows `whole` when every part is already normalized, which is
+/// what JIDs on the wire nearly always are.
+fn normalize_str(whole: &str) -> Result<Normalized<'_>, JidError> {
+    let (node, domain, resource) = split(whole);
+    normalize_parts(Some(whole), node, domain, resource)
+}
+
+fn normalize_parts<'a>(
+    whole: Option<&'a str>,
+    raw_node: Option<&str>,
+    raw_domain: &str,
+    raw_resource: Option<&str>,
+) -> Result<Normalized<'a>, JidError> {
+    let node = raw_node.map(prep_localpart).transpose()?;
+    let domain = prep_domainpart(raw_domain)?;
+    let resource = raw_resource.map(prep_resourcepart).transpose()?;
+    // A borrowed part as long as its raw part is that part unchanged.
+    let unchanged = |part: Option<&Cow<'_, str>>, raw: Option<&str>| match (part, raw) {
+        (Some(Cow::Borrowed(p)), Some(r)) => p.len() == r.len(),
+        (None, None) => true,
+        _ => false,
+    };
+    if let Some(whole) = whole
+        && unchanged(node.as_ref(), raw_node)
+        && unchanged(Some(&domain), Some(raw_domain))
+        && unchanged(resource.as_ref(), raw_resource)
+    {
+        return Ok(Normalized {
+            s: Cow::Borrowed(whole),
+            at: raw_node.map(str::len),
+            slash: raw_resource.map(|r| whole.len() - r.len() - 1),
+        });
+    }
     let cap = node.as_ref().map_or(0, |n| n.len() + 1)
         + domain.len()
         + resource.as_ref().map_or(0, |r| r.len() + 1);
@@ -228,7 +263,11 @@ fn normalize(
         s.push('/');
         s.push_str(&resource);
     }
-    Ok(Normalized { s, at, slash })
+    Ok(Normalized {
+        s: Cow::Owned(s),
+        at,
+        slash,
+    })
 }
 
 /// Splits a JID string into its raw parts (RFC 7622 section 3.1).
@@ -303,9 +342,9 @@ impl BareJid {
         Self::new(Some(&node), domain)
     }
 
-    fn from_normalized(n: Normalized) -> Self {
+    fn from_normalized(n: Normalized<'_>) -> Self {
         Self {
-            inner: Arc::from(n.s),
+            inner: Arc::from(&*n.s),
             at: n.at,
         }
     }
@@ -393,7 +432,7 @@ impl FullJid {
         let n = normalize(node, domain, Some(resource))?;
         let slash = n.slash.ok_or(JidError::MissingResource)?;
         Ok(Self {
-            inner: Arc::from(n.s),
+            inner: Arc::from(&*n.s),
             at: n.at,
             slash,
         })
@@ -469,15 +508,15 @@ impl Jid {
         Ok(Self::from_normalized(normalize(node, domain, resource)?))
     }
 
-    fn from_normalized(n: Normalized) -> Self {
+    fn from_normalized(n: Normalized<'_>) -> Self {
         match n.slash {
             Some(slash) => Self::Full(FullJid {
-                inner: Arc::from(n.s),
+                inner: Arc::from(&*n.s),
                 at: n.at,
                 slash,
             }),
             None => Self::Bare(BareJid {
-                inner: Arc::from(n.s),
+                inner: Arc::from(&*n.s),
                 at: n.at,
             }),
         }
@@ -567,8 +606,7 @@ impl FromStr for Jid {
     type Err = JidError;
 
     fn from_str(s: &str) -> Result<Self, JidError> {
-        let (node, domain, resource) = split(s);
-        Ok(Self::from_normalized(normalize(node, domain, resource)?))
+        Ok(Self::from_normalized(normalize_str(s)?))
     }
 }
 
@@ -579,11 +617,10 @@ impl FromStr for BareJid {
     /// ([`JidError::UnexpectedResource`]), use [`Jid`] and [`Jid::to_bare`]
     /// to drop a resourcepart instead.
     fn from_str(s: &str) -> Result<Self, JidError> {
-        let (node, domain, resource) = split(s);
-        if resource.is_some() {
+        if split(s).2.is_some() {
             return Err(JidError::UnexpectedResource);
         }
-        Ok(Self::from_normalized(normalize(node, domain, None)?))
+        Ok(Self::from_normalized(normalize_str(s)?))
     }
 }
 
@@ -593,9 +630,16 @@ impl FromStr for FullJid {
     /// Parses a full JID; a string without a resourcepart is an error
     /// ([`JidError::MissingResource`]).
     fn from_str(s: &str) -> Result<Self, JidError> {
-        let (node, domain, resource) = split(s);
-        let resource = resource.ok_or(JidError::MissingResource)?;
-        Self::new(node, domain, resource)
+        if split(s).2.is_none() {
+            return Err(JidError::MissingResource);
+        }
+        let n = normalize_str(s)?;
+        let slash = n.slash.ok_or(JidError::MissingResource)?;
+        Ok(Self {
+            inner: Arc::from(&*n.s),
+            at: n.at,
+            slash,
+        })
     }
 }
 
@@ -732,6 +776,40 @@ mod tests {
         assert_eq!(split("b/c@d"), (None, "b", Some("c@d")));
         assert_eq!(split("a@b@c"), (Some("a"), "b@c", None));
         assert_eq!(split(""), (None, "", None));
+    }
+
+    #[test]
+    fn parsing_borrows_only_what_is_already_normalized() {
+        // (JID, whether it is already normalized and so borrowed)
+        for (s, borrowed) in [
+            ("juliet@example.com/balcony", true),
+            ("Juliet@example.com/balcony", false),
+            ("juliet@Example.com", false),
+            ("juliet@example.com./r", false),
+            ("example.com", true),
+            ("example.com/a@b/c", true),
+            ("élodie@capulet.lit/phone", true),
+            ("zoë@münchen.de", true),
+            ("a@[::1]/r", false),
+            ("a@127.0.0.1", true),
+        ] {
+            let (node, domain, resource) = split(s);
+            let whole = normalize_str(s).unwrap();
+            let joined = normalize(node, domain, resource).unwrap();
+            assert!(matches!(joined.s, Cow::Owned(_)));
+            assert_eq!(whole.s, joined.s, "{s}");
+            assert_eq!(whole.at, joined.at, "{s}");
+            assert_eq!(whole.slash, joined.slash, "{s}");
+            if matches!(whole.s, Cow::Borrowed(_)) {
+                assert_eq!(whole.s, s);
+            }
+            assert_eq!(matches!(whole.s, Cow::Borrowed(_)), borrowed, "{s}");
+            let jid: Jid = s.parse().unwrap();
+            assert_eq!(
+                jid.node(),
+                node.map(|_| jid.as_str().split('@').next().unwrap())
+            );
+        }
     }
 
     #[test]

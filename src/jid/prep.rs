@@ -2,6 +2,7 @@
 //! 3.4): PRECIS profiles for the localpart and resourcepart, UTS #46 /
 //! IDNA2008 or an IP literal for the domainpart.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
@@ -43,8 +44,8 @@ fn precis_reason(err: &PrecisError) -> String {
 // Part preparation
 // ---------------------------------------------------------------------------
 
-/// Normalizes and validates a localpart.
-pub(super) fn prep_localpart(raw: &str) -> Result<String, JidError> {
+/// Normalizes and validates a localpart; borrowed when already normalized.
+pub(super) fn prep_localpart(raw: &str) -> Result<Cow<'_, str>, JidError> {
     if raw.is_empty() {
         return Err(JidError::EmptyLocalpart);
     }
@@ -63,11 +64,11 @@ pub(super) fn prep_localpart(raw: &str) -> Result<String, JidError> {
     if len > MAX_PART_LEN {
         return Err(JidError::LocalpartTooLong { len });
     }
-    Ok(enforced.into_owned())
+    Ok(enforced)
 }
 
-/// Normalizes and validates a resourcepart.
-pub(super) fn prep_resourcepart(raw: &str) -> Result<String, JidError> {
+/// Normalizes and validates a resourcepart; borrowed when already normalized.
+pub(super) fn prep_resourcepart(raw: &str) -> Result<Cow<'_, str>, JidError> {
     if raw.is_empty() {
         return Err(JidError::EmptyResource);
     }
@@ -80,16 +81,16 @@ pub(super) fn prep_resourcepart(raw: &str) -> Result<String, JidError> {
     if len > MAX_PART_LEN {
         return Err(JidError::ResourceTooLong { len });
     }
-    Ok(enforced.into_owned())
+    Ok(enforced)
 }
 
-/// Normalizes and validates a domainpart.
-pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
+/// Normalizes and validates a domainpart; borrowed when already normalized.
+pub(super) fn prep_domainpart(raw: &str) -> Result<Cow<'_, str>, JidError> {
     if raw.is_empty() {
         return Err(JidError::EmptyDomain);
     }
     if let Some(inner) = raw.strip_prefix('[') {
-        return prep_ipv6_literal(inner);
+        return prep_ipv6_literal(inner).map(Cow::Owned);
     }
     if let Some(fast) = ascii_domainpart(raw) {
         return Ok(fast);
@@ -135,7 +136,7 @@ pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
         }
     }
     if ascii.parse::<Ipv4Addr>().is_ok() {
-        return Ok(ascii.to_owned());
+        return Ok(borrowed_if_same(raw, ascii));
     }
     let last_label = ascii.rsplit('.').next().unwrap_or(ascii);
     if last_label.bytes().all(|b| b.is_ascii_digit()) {
@@ -157,7 +158,25 @@ pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
     if len > MAX_PART_LEN {
         return Err(JidError::DomainTooLong { len });
     }
-    Ok(unicode.into_owned())
+    Ok(borrowed_if_same(raw, &unicode))
+}
+
+/// `raw` itself when `prepared` is the same string, else a copy of `prepared`.
+fn borrowed_if_same<'a>(raw: &'a str, prepared: &str) -> Cow<'a, str> {
+    if raw == prepared {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(prepared.to_owned())
+    }
+}
+
+/// `raw` itself when it has no ASCII uppercase letter, else its lowercasing.
+fn ascii_lowercased(raw: &str) -> Cow<'_, str> {
+    if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(raw.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(raw)
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -173,24 +192,24 @@ pub(super) fn prep_domainpart(raw: &str) -> Result<String, JidError> {
 /// UsernameCaseMapped on printable ASCII without space is ASCII lowercasing
 /// (RFC 8265 section 3.3: width mapping, NFC and the bidi rule do nothing
 /// to it; IdentifierClass allows all of U+0021..U+007E).
-fn ascii_localpart(raw: &str) -> Option<String> {
+fn ascii_localpart(raw: &str) -> Option<Cow<'_, str>> {
     let plain = raw.len() <= MAX_PART_LEN
         && raw.bytes().all(|b| {
             (0x21..=0x7E).contains(&b) && !FORBIDDEN_LOCALPART_CHARS.contains(&char::from(b))
         });
-    plain.then(|| raw.to_ascii_lowercase())
+    plain.then(|| ascii_lowercased(raw))
 }
 
 /// OpaqueString on printable ASCII (space included) is the identity
 /// (RFC 8265 section 4.2: FreeformClass allows U+0020..U+007E).
-fn ascii_resourcepart(raw: &str) -> Option<String> {
+fn ascii_resourcepart(raw: &str) -> Option<Cow<'_, str>> {
     let plain = raw.len() <= MAX_PART_LEN && raw.bytes().all(|b| (0x20..=0x7E).contains(&b));
-    plain.then(|| raw.to_owned())
+    plain.then_some(Cow::Borrowed(raw))
 }
 
 /// UTS #46 on letters, digits, hyphens and dots, with no A-label (`xn--`)
 /// and no leading or trailing hyphen, is ASCII lowercasing.
-fn ascii_domainpart(raw: &str) -> Option<String> {
+fn ascii_domainpart(raw: &str) -> Option<Cow<'_, str>> {
     if !raw
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
@@ -220,7 +239,7 @@ fn ascii_domainpart(raw: &str) -> Option<String> {
     if last.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(domain.to_ascii_lowercase())
+    Some(ascii_lowercased(domain))
 }
 
 /// Validates `[IPv6]`; `inner` is everything after the `[`.
@@ -267,14 +286,14 @@ mod fast_path_tests {
         #[test]
         fn ascii_localpart_agrees_with_precis(raw in "[ -~]{1,24}") {
             if let Some(fast) = ascii_localpart(&raw) {
-                prop_assert_eq!(Ok(fast), slow_localpart(&raw));
+                prop_assert_eq!(Ok(fast.into_owned()), slow_localpart(&raw));
             }
         }
 
         #[test]
         fn ascii_resourcepart_agrees_with_precis(raw in "[ -~]{1,24}") {
             if let Some(fast) = ascii_resourcepart(&raw) {
-                prop_assert_eq!(Ok(fast), slow_resourcepart(&raw));
+                prop_assert_eq!(Ok(fast.into_owned()), slow_resourcepart(&raw));
             }
         }
 

@@ -974,9 +974,7 @@ impl ServerConnection {
                 "no stream configuration",
             );
         };
-        let mechanism = element
-            .attr("mechanism")
-            .and_then(|m| m.parse::<Mechanism>().ok());
+        let mechanism = ext::attr(element, "mechanism").and_then(|m| m.parse::<Mechanism>().ok());
         let Some(mechanism) = mechanism.filter(|m| self.offered_mechanisms(&config).contains(m))
         else {
             return self.sasl_failure(

@@ -283,7 +283,7 @@ impl TryFrom<Element> for Message {
                 "thread" if message.thread.is_none() => {
                     message.thread = Some(Thread {
                         id: child.text(),
-                        parent: child.attr("parent").map(str::to_owned),
+                        parent: ext::attr(&child, "parent").map(str::to_owned),
                     });
                 }
                 "error" if kind == MessageType::Error => {}

@@ -234,14 +234,14 @@ impl StanzaParseError {
 /// error never amplifies traffic). `None` if `element` is not a stanza, is
 /// itself of type `error`, or is an iq result or an iq without id.
 pub fn error_reply_element(element: &Element, error: &StanzaError) -> Option<Element> {
-    if !Stanza::is_stanza(element) || element.attr("type") == Some("error") {
+    if !Stanza::is_stanza(element) || ext::attr(element, "type") == Some("error") {
         return None;
     }
     // An iq result is an answer, and an iq without an id cannot be
     // answered: neither gets an error reply (the connection may treat
     // the latter as a stream error).
     if element.name() == "iq"
-        && (element.attr("id").is_none() || element.attr("type") == Some("result"))
+        && (ext::attr(element, "id").is_none() || ext::attr(element, "type") == Some("result"))
     {
         return None;
     }
@@ -249,10 +249,10 @@ pub fn error_reply_element(element: &Element, error: &StanzaError) -> Option<Ele
     let mut reply = Element::bare(element.name(), namespace.as_str());
     // Only valid addresses are carried over: a reply to a malformed `from`
     // goes back over the stream it came on, without `to`.
-    let valid = |name| element.attr(name).and_then(|v| v.parse::<Jid>().ok());
+    let valid = |name| ext::attr(element, name).and_then(|v| v.parse::<Jid>().ok());
     ext::set_opt_attr(&mut reply, "to", valid("from").as_ref().map(Jid::as_str));
     ext::set_opt_attr(&mut reply, "from", valid("to").as_ref().map(Jid::as_str));
-    ext::set_opt_attr(&mut reply, "id", element.attr("id"));
+    ext::set_opt_attr(&mut reply, "id", ext::attr(element, "id"));
     ext::set_attr(&mut reply, "type", "error");
     // A payload that is itself an `<error/>` of the stanza namespace is not
     // echoed: the reply would then hold two errors.
@@ -503,6 +503,17 @@ pub(crate) fn default_text(texts: &[Text]) -> Option<&str> {
         .map(|t| t.text.as_str())
 }
 
+/// An element's text, borrowed when it is a single text node (as it nearly
+/// always is), else concatenated like [`Element::text`].
+pub(crate) fn text_ref(element: &Element) -> std::borrow::Cow<'_, str> {
+    let mut texts = element.texts();
+    match (texts.next(), texts.next()) {
+        (None, _) => "".into(),
+        (Some(one), None) => one.into(),
+        _ => element.text().into(),
+    }
+}
+
 /// A text child as a [`Text`], its text moved out rather than copied when
 /// it is one text node (as it nearly always is).
 pub(crate) fn text_of(mut child: Element) -> Text {
@@ -511,24 +522,36 @@ pub(crate) fn text_of(mut child: Element) -> Text {
     } else {
         ext::lang(&child).map(str::to_owned)
     };
-    let mut nodes = child.take_nodes();
-    let text = match nodes.as_mut_slice() {
-        [] => String::new(),
-        [Node::Text(text)] => std::mem::take(text),
-        _ => nodes
-            .iter()
-            .filter_map(|node| match node {
-                Node::Text(text) => Some(text.as_str()),
-                Node::Element(_) => None,
-            })
-            .collect(),
-    };
+    // The text nodes moved out in place: the usual single one costs nothing.
+    let mut texts = child.texts_mut();
+    let mut text = texts.next().map(std::mem::take).unwrap_or_default();
+    for more in texts {
+        text.push_str(more);
+    }
     Text { lang, text }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_join_every_text_node() {
+        let element: Element = "<body xmlns='jabber:client'>a<x xmlns='urn:x'>b</x>c</body>"
+            .parse()
+            .unwrap();
+        assert_eq!(text_ref(&element), "ac");
+        assert_eq!(text_of(element).text, "ac");
+        let element: Element = "<body xmlns='jabber:client'>only</body>".parse().unwrap();
+        assert!(matches!(
+            text_ref(&element),
+            std::borrow::Cow::Borrowed("only")
+        ));
+        assert_eq!(text_of(element).text, "only");
+        let element: Element = "<body xmlns='jabber:client'/>".parse().unwrap();
+        assert_eq!(text_ref(&element), "");
+        assert_eq!(text_of(element).text, "");
+    }
 
     #[test]
     fn ids_do_not_repeat() {

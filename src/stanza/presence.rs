@@ -7,7 +7,7 @@ use rxml::AttrMap;
 
 use super::{
     Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, default_text, find_payload,
-    start_element, take_attrs, take_children, text_of,
+    start_element, take_attrs, take_children, text_of, text_ref,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -381,25 +381,25 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
     let show = match element.get_child("show", ns) {
         None => None,
         Some(child) => {
-            let text = child.text();
+            let text = text_ref(child);
             let trimmed = text.trim();
             Some(trimmed.parse().map_err(|()| PayloadError::InvalidValue {
                 element: "show",
                 what: "text",
-                value: text.clone(),
+                value: text.clone().into_owned(),
             })?)
         }
     };
     let priority = match element.get_child("priority", ns) {
         None => 0,
         Some(child) => {
-            let text = child.text();
+            let text = text_ref(child);
             text.trim()
                 .parse()
                 .map_err(|_| PayloadError::InvalidValue {
                     element: "priority",
                     what: "text",
-                    value: text.clone(),
+                    value: text.clone().into_owned(),
                 })?
         }
     };

@@ -153,10 +153,128 @@ struct Head {
 }
 
 /// A namespace declaration in scope; `prefix: None` is the default namespace.
+/// The name is the tokenizer's own string, moved in: declaring costs no
+/// allocation.
 #[derive(Debug)]
 struct Binding {
     prefix: Option<NcName>,
-    namespace: Namespace<'static>,
+    namespace: String,
+}
+
+/// The namespace an element or attribute name resolved to: a built-in one
+/// or a declaration in scope (an index into the bindings), so that it can
+/// be held while the parser is changed.
+#[derive(Debug, Clone, Copy)]
+enum Resolved {
+    Static(&'static str),
+    Bound(usize),
+}
+
+/// Sets of the [`Templates`] cache, and entries in each set.
+const TEMPLATE_SETS: usize = 16;
+const TEMPLATE_WAYS: usize = 4;
+/// Longest name plus namespace name, in bytes, that a template is kept for,
+/// so that the cache stays small whatever names a peer sends.
+const TEMPLATE_MAX_KEY: usize = 256;
+
+/// A small set-associative cache of empty elements by name and namespace. An
+/// element is made as a clone of its template: the clone shares the
+/// template's namespace (`minidom` keeps it behind an `Arc`), so it costs one
+/// allocation (the name) instead of three (name, namespace string, `Arc`).
+/// Stanzas repeat a small vocabulary, so nearly every element hits. At most
+/// 64 templates of at most [`TEMPLATE_MAX_KEY`] bytes are kept.
+#[derive(Debug, Default)]
+struct Templates {
+    slots: Vec<Option<Element>>,
+}
+
+impl Templates {
+    /// An empty element named `local` in `namespace`.
+    fn element(&mut self, local: &str, namespace: &str) -> Element {
+        if local.len() + namespace.len() > TEMPLATE_MAX_KEY {
+            return Element::bare(local, namespace);
+        }
+        if self.slots.is_empty() {
+            self.slots
+                .resize_with(TEMPLATE_SETS * TEMPLATE_WAYS, || None);
+        }
+        let start = template_set(local, namespace) * TEMPLATE_WAYS;
+        let Some(set) = self.slots.get_mut(start..start + TEMPLATE_WAYS) else {
+            return Element::bare(local, namespace);
+        };
+        for template in set.iter().flatten() {
+            if template.is(local, namespace) {
+                return template.clone();
+            }
+        }
+        // A miss: the oldest entry of the set makes room.
+        let element = Element::bare(local, namespace);
+        set.rotate_right(1);
+        if let Some(first) = set.first_mut() {
+            *first = Some(element.clone());
+        }
+        element
+    }
+}
+
+/// Capacity of [`PendingText`]'s buffer that is kept for the next text.
+const PENDING_TEXT_KEEP: usize = 4096;
+
+/// Text of the innermost open element that is not appended to it yet.
+///
+/// The tokenizer splits a text at every reference (`&amp;`), and appending
+/// the pieces one by one reallocates the text node again and again. So the
+/// first piece is kept as it came, further ones are joined in a reused
+/// buffer, and the text is appended once, when an element starts or ends:
+/// a text of one piece costs no allocation here, one of several pieces one.
+#[derive(Debug, Default)]
+struct PendingText {
+    first: Option<String>,
+    joined: String,
+}
+
+impl PendingText {
+    fn push(&mut self, text: String) {
+        match &self.first {
+            None => self.first = Some(text),
+            Some(first) => {
+                if self.joined.is_empty() {
+                    self.joined.push_str(first);
+                }
+                self.joined.push_str(&text);
+            }
+        }
+    }
+
+    fn take(&mut self) -> Option<String> {
+        let first = self.first.take()?;
+        if self.joined.is_empty() {
+            return Some(first);
+        }
+        let text = self.joined.as_str().to_owned();
+        if self.joined.capacity() > PENDING_TEXT_KEEP {
+            self.joined = String::new();
+        } else {
+            self.joined.clear();
+        }
+        Some(text)
+    }
+}
+
+/// The set of a name and namespace name: FNV-1a over the name and the last
+/// bytes of the namespace name (where namespaces of one family differ).
+fn template_set(local: &str, namespace: &str) -> usize {
+    let tail = namespace
+        .len()
+        .checked_sub(8)
+        .and_then(|start| namespace.as_bytes().get(start..))
+        .unwrap_or(namespace.as_bytes());
+    let mut hash: u32 = 0x811c_9dc5;
+    for &b in local.as_bytes().iter().chain(tail) {
+        hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    hash ^= namespace.len() as u32;
+    (hash ^ (hash >> 16)) as usize % TEMPLATE_SETS
 }
 
 /// An incremental XMPP stream parser (sans-IO).
@@ -225,6 +343,10 @@ pub struct StreamParser {
     raw_attributes: Vec<(Option<NcName>, NcName, String)>,
     /// The open elements of the top-level element being built.
     stack: Vec<Element>,
+    /// Empty elements to clone, by name and namespace.
+    templates: Templates,
+    /// Text of the innermost element of `stack` not appended to it yet.
+    pending_text: PendingText,
     /// Elements started in the top-level element being built.
     elements: usize,
     /// Whether the first bytes of the current stream were checked for a
@@ -259,6 +381,8 @@ impl StreamParser {
             head: None,
             raw_attributes: Vec::new(),
             stack: Vec::new(),
+            templates: Templates::default(),
+            pending_text: PendingText::default(),
             elements: 0,
             sniffed: false,
             consumed: 0,
@@ -319,6 +443,7 @@ impl StreamParser {
         self.head = None;
         self.raw_attributes.clear();
         self.stack.clear();
+        self.pending_text = PendingText::default();
         self.sniffed = false;
         self.consumed = self.evented;
         self.frame_start = self.evented;
@@ -403,6 +528,8 @@ impl StreamParser {
         self.input = BytesMut::new();
         self.stack = Vec::new();
         self.raw_attributes = Vec::new();
+        self.templates = Templates::default();
+        self.pending_text = PendingText::default();
         Err(error)
     }
 
@@ -486,9 +613,9 @@ impl StreamParser {
         let attributes = self.resolve_attributes()?;
         let open = self.scopes.len();
         match self.phase {
-            Phase::AwaitHeader => self.stream_header(&namespace, &head.local, &attributes),
+            Phase::AwaitHeader => self.stream_header(namespace, &head.local, &attributes),
             Phase::Framed if open == 1 => {
-                if namespace.as_str() == ns::FRAMING {
+                if self.ns_str(namespace) == ns::FRAMING {
                     match head.local.as_str() {
                         "open" => {
                             self.framing_element = Some(FramingElement::Open);
@@ -506,13 +633,13 @@ impl StreamParser {
                         _ => {}
                     }
                 }
-                if namespace.is_none() {
+                if self.ns_str(namespace).is_empty() {
                     return Err(ParseError::InvalidNamespace(
                         "a top-level element in RFC 7395 framing must declare its namespace"
                             .to_owned(),
                     ));
                 }
-                self.open_element(&namespace, &head.local, attributes);
+                self.open_element(namespace, &head.local, attributes);
                 Ok(None)
             }
             Phase::Stream | Phase::Framed => {
@@ -521,7 +648,7 @@ impl StreamParser {
                         "RFC 7395 <open/> and <close/> take no children",
                     ));
                 }
-                self.open_element(&namespace, &head.local, attributes);
+                self.open_element(namespace, &head.local, attributes);
                 Ok(None)
             }
             Phase::Closed => Err(ParseError::DataAfterClose),
@@ -530,21 +657,20 @@ impl StreamParser {
 
     fn stream_header(
         &mut self,
-        namespace: &Namespace<'static>,
+        namespace: Resolved,
         local: &NcName,
         attributes: &AttrMap,
     ) -> Result<Option<Frame>, ParseError> {
-        match (namespace.as_str(), local.as_str()) {
+        match (self.ns_str(namespace), local.as_str()) {
             (ns::STREAM, "stream") => {
                 let Some(default) = self.lookup(None) else {
                     return Err(ParseError::InvalidNamespace(
                         "the stream header declares no content namespace".to_owned(),
                     ));
                 };
-                let Some(content) = StreamNamespace::from_name(default.as_str()) else {
+                let Some(content) = StreamNamespace::from_name(default) else {
                     return Err(ParseError::InvalidNamespace(format!(
-                        "unsupported content namespace {:?}",
-                        default.as_str()
+                        "unsupported content namespace {default:?}"
                     )));
                 };
                 self.phase = Phase::Stream;
@@ -568,20 +694,26 @@ impl StreamParser {
         }
     }
 
-    fn open_element(
-        &mut self,
-        namespace: &Namespace<'static>,
-        local: &NcName,
-        attributes: AttrMap,
-    ) {
-        let mut element = Element::bare(local.as_str(), namespace.as_str());
+    fn open_element(&mut self, namespace: Resolved, local: &NcName, attributes: AttrMap) {
+        let namespace = ns_of(&self.bindings, namespace);
+        let mut element = self.templates.element(local.as_str(), namespace);
         *element.attrs_mut() = attributes;
+        self.append_pending_text();
         self.stack.push(element);
     }
 
-    fn text(&mut self, text: String) -> Result<Option<Frame>, ParseError> {
-        if let Some(top) = self.stack.last_mut() {
+    /// Appends the pending text to the innermost open element.
+    fn append_pending_text(&mut self) {
+        if let Some(text) = self.pending_text.take()
+            && let Some(top) = self.stack.last_mut()
+        {
             top.append_text(text);
+        }
+    }
+
+    fn text(&mut self, text: String) -> Result<Option<Frame>, ParseError> {
+        if !self.stack.is_empty() {
+            self.pending_text.push(text);
             return Ok(None);
         }
         if !text.bytes().all(is_xml_space) {
@@ -597,6 +729,7 @@ impl StreamParser {
         if let Some(mark) = self.scopes.pop() {
             self.bindings.truncate(mark);
         }
+        self.append_pending_text();
         if let Some(element) = self.stack.pop() {
             if let Some(parent) = self.stack.last_mut() {
                 parent.append_child(element);
@@ -644,30 +777,39 @@ impl StreamParser {
         }
         self.bindings.push(Binding {
             prefix,
-            namespace: Namespace::from(uri),
+            namespace: uri,
         });
         Ok(None)
     }
 
-    fn lookup(&self, prefix: Option<&NcName>) -> Option<&Namespace<'static>> {
+    fn lookup(&self, prefix: Option<&NcName>) -> Option<&str> {
         self.bindings
             .iter()
             .rev()
             .find(|b| b.prefix.as_ref() == prefix)
-            .map(|b| &b.namespace)
+            .map(|b| b.namespace.as_str())
     }
 
-    fn resolve(&self, prefix: Option<&NcName>) -> Result<Namespace<'static>, ParseError> {
+    fn resolve(&self, prefix: Option<&NcName>) -> Result<Resolved, ParseError> {
+        let position = |prefix: Option<&NcName>| {
+            self.bindings
+                .iter()
+                .rposition(|b| b.prefix.as_ref() == prefix)
+        };
         match prefix {
-            None => Ok(self.lookup(None).cloned().unwrap_or(Namespace::NONE)),
-            Some(p) if p.as_str() == "xml" => Ok(Namespace::XML),
-            Some(p) => match self.lookup(Some(p)) {
+            None => Ok(position(None).map_or(Resolved::Static(""), Resolved::Bound)),
+            Some(p) if p.as_str() == "xml" => Ok(Resolved::Static(rxml::XMLNS_XML)),
+            Some(p) => match position(Some(p)) {
                 // `xmlns=''` undeclares the default namespace; an empty
                 // prefixed declaration is refused by the tokenizer.
-                Some(namespace) => Ok(namespace.clone()),
+                Some(index) => Ok(Resolved::Bound(index)),
                 None => Err(ParseError::UndeclaredPrefix(p.as_str().to_owned())),
             },
         }
+    }
+
+    fn ns_str(&self, namespace: Resolved) -> &str {
+        ns_of(&self.bindings, namespace)
     }
 
     fn resolve_attributes(&mut self) -> Result<AttrMap, ParseError> {
@@ -677,9 +819,13 @@ impl StreamParser {
         let mut result = Ok(());
         for (prefix, local, value) in raw.drain(..) {
             let namespace = match prefix {
-                None => Namespace::NONE,
+                None => ns::NO_NAMESPACE.clone(),
                 Some(p) => match self.resolve(Some(&p)) {
-                    Ok(namespace) => namespace,
+                    Ok(namespace) => {
+                        let name = self.ns_str(namespace);
+                        Namespace::try_share_static(name)
+                            .unwrap_or_else(|| Namespace::from(name.to_owned()))
+                    }
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -696,6 +842,14 @@ impl StreamParser {
         raw.clear();
         self.raw_attributes = raw;
         result.map(|()| map)
+    }
+}
+
+/// The namespace name `namespace` stands for.
+fn ns_of(bindings: &[Binding], namespace: Resolved) -> &str {
+    match namespace {
+        Resolved::Static(name) => name,
+        Resolved::Bound(index) => bindings.get(index).map_or("", |b| b.namespace.as_str()),
     }
 }
 
@@ -737,7 +891,7 @@ fn is_xml_space(b: u8) -> bool {
 }
 
 fn header_from(framing: Framing, namespace: StreamNamespace, attributes: &AttrMap) -> StreamHeader {
-    let get = |name: &str| attributes.get(&Namespace::NONE, name).cloned();
+    let get = |name: &str| attributes.get(&ns::NO_NAMESPACE, name).cloned();
     StreamHeader {
         framing,
         namespace,
@@ -746,5 +900,53 @@ fn header_from(framing: Framing, namespace: StreamNamespace, attributes: &AttrMa
         id: get("id"),
         version: get("version"),
         lang: attributes.get(&Namespace::XML, "lang").cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_give_the_same_elements_as_fresh_ones() {
+        let mut templates = Templates::default();
+        let names = [
+            ("message", "jabber:client"),
+            ("body", "jabber:client"),
+            ("query", "jabber:iq:roster"),
+            ("query", "http://jabber.org/protocol/disco#info"),
+            ("x", ""),
+        ];
+        // Twice round, so the second round hits.
+        for _ in 0..2 {
+            for (local, namespace) in names {
+                let element = templates.element(local, namespace);
+                assert_eq!(element, Element::bare(local, namespace));
+                assert!(element.is(local, namespace));
+            }
+        }
+        // A change to a made element does not reach its template.
+        let mut body = templates.element("body", "jabber:client");
+        body.append_text("hi");
+        assert_eq!(templates.element("body", "jabber:client").text(), "");
+    }
+
+    #[test]
+    fn templates_stay_bounded() {
+        let mut templates = Templates::default();
+        for i in 0..1000 {
+            let local = format!("e{i}");
+            assert!(templates.element(&local, "urn:x").is(&local, "urn:x"));
+        }
+        let long = "n".repeat(TEMPLATE_MAX_KEY + 1);
+        assert!(templates.element(&long, "urn:x").is(&long, "urn:x"));
+        assert_eq!(templates.slots.len(), TEMPLATE_SETS * TEMPLATE_WAYS);
+        assert!(
+            templates
+                .slots
+                .iter()
+                .flatten()
+                .all(|t| t.name().len() <= TEMPLATE_MAX_KEY)
+        );
     }
 }

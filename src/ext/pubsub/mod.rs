@@ -431,7 +431,7 @@ fn affiliation_attr(element: &Element) -> Result<Affiliation, PayloadError> {
 
 /// An optional string attribute.
 fn opt_attr(element: &Element, name: &str) -> Option<String> {
-    element.attr(name).map(str::to_owned)
+    crate::ext::attr(element, name).map(str::to_owned)
 }
 
 /// The required `node` attribute.
@@ -459,7 +459,7 @@ fn bool_attr(
     name: &'static str,
     element_name: &'static str,
 ) -> Result<bool, PayloadError> {
-    match element.attr(name) {
+    match crate::ext::attr(element, name) {
         None | Some("false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
         Some(other) => Err(PayloadError::InvalidValue {

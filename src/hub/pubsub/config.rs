@@ -348,9 +348,7 @@ pub(super) fn decode(text: &str) -> Result<(NodeConfig, BTreeMap<BareJid, Affili
         return Err(format!("unknown format <{}/>", element.name()));
     }
     let attr = |name: &'static str| {
-        element
-            .attr(name)
-            .ok_or_else(|| format!("no {name} attribute"))
+        crate::ext::attr(&element, name).ok_or_else(|| format!("no {name} attribute"))
     };
     let boolean = |name: &'static str| match attr(name)? {
         "true" => Ok(true),
@@ -376,10 +374,9 @@ pub(super) fn decode(text: &str) -> Result<(NodeConfig, BTreeMap<BareJid, Affili
         .children()
         .filter(|c| c.is("affiliation", NS_STORED))
     {
-        let jid = child.attr("jid").ok_or("an affiliation without jid")?;
-        let affiliation = child
-            .attr("affiliation")
-            .ok_or("an affiliation without affiliation")?;
+        let jid = crate::ext::attr(child, "jid").ok_or("an affiliation without jid")?;
+        let affiliation =
+            crate::ext::attr(child, "affiliation").ok_or("an affiliation without affiliation")?;
         affiliations.insert(
             jid.parse::<BareJid>()
                 .map_err(|e| format!("affiliation jid {jid:?}: {e}"))?,

@@ -7,81 +7,19 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod corpus;
+mod reading;
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use rxml::Parse;
+use reading::{limits, rxml_events, xmpp_kit_frames, xmpp_kit_stanzas};
 use xmpp_kit::stanza::Stanza;
-use xmpp_kit::xml::{Frame, Limits, StreamNamespace, StreamParser, StreamWriter};
+use xmpp_kit::xml::{Frame, StreamNamespace, StreamParser, StreamWriter};
 
 const STANZAS: u64 = 2000;
 const SEED: u64 = 0x5EED_F00D;
 const CHUNKS: [usize; 3] = [1024, 4096, 65536];
-
-fn limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_stanza_bytes = 1 << 20;
-    limits
-}
-
-/// Every event of an rxml parser over the corpus, counted. With the
-/// namespace-resolving `rxml::Parser` this is the floor any framer built on
-/// rxml works from; `rxml::RawParser` is what `StreamParser` drives.
-fn rxml_events<P: Parse>(mut parser: P, data: &[u8], chunk: usize) -> usize
-where
-    P::Output: std::fmt::Debug,
-{
-    let mut events = 0;
-    for piece in data.chunks(chunk) {
-        let mut rest = piece;
-        loop {
-            match parser.parse(&mut rest, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Err(rxml::error::EndOrError::NeedMoreData) => break,
-                other => panic!("corpus failed to parse: {other:?}"),
-            }
-        }
-    }
-    events
-}
-
-fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
-    let mut parser = StreamParser::new(limits());
-    parser.set_authenticated(true);
-    let mut frames = 0;
-    for piece in data.chunks(chunk) {
-        parser.feed(piece);
-        while let Some(frame) = parser.next_frame().expect("corpus parses") {
-            black_box(&frame);
-            frames += 1;
-        }
-    }
-    frames
-}
-
-/// Bytes to typed stanzas: the framer, then `Stanza::try_from` on each
-/// stanza element (nonzas are counted as frames and left as they are).
-fn xmpp_kit_stanzas(data: &[u8], chunk: usize) -> usize {
-    let mut parser = StreamParser::new(limits());
-    parser.set_authenticated(true);
-    let mut stanzas = 0;
-    for piece in data.chunks(chunk) {
-        parser.feed(piece);
-        while let Some(frame) = parser.next_frame().expect("corpus parses") {
-            if let Frame::Element(element) = frame {
-                let stanza = Stanza::try_from(element).expect("corpus stanzas are valid");
-                black_box(&stanza);
-                stanzas += 1;
-            }
-        }
-    }
-    stanzas
-}
 
 fn parse_all(data: &[u8]) -> Vec<minidom::Element> {
     let mut parser = StreamParser::new(limits());

@@ -300,8 +300,13 @@ pub(crate) struct Sender<'a> {
 impl<'a> Out<'a> {
     /// For stanzas that do not come from a session.
     fn nobody(mine: &'a mut Vec<Delivery>) -> Self {
+        Self::of(0, mine)
+    }
+
+    /// For stanzas of the session `me`; what is for `me` goes to `mine`.
+    fn of(me: u64, mine: &'a mut Vec<Delivery>) -> Self {
         Self {
-            me: 0,
+            me,
             mine,
             sender: None,
             congested: false,
@@ -828,12 +833,7 @@ impl Router {
         let user = me.to_bare();
         let mut mine = Vec::new();
         if self.has_waiting(&user) {
-            let mut out = Out {
-                me: conn,
-                mine: &mut mine,
-                sender: None,
-                congested: false,
-            };
+            let mut out = Out::of(conn, &mut mine);
             self.flush(&user, Some(me.resource()), &mut out);
         }
         mine
@@ -1172,45 +1172,27 @@ impl Router {
     ) -> Routed {
         let mut mine = Vec::new();
         let mut out = Out {
-            me: conn,
-            mine: &mut mine,
             sender,
-            congested: false,
+            ..Out::of(conn, &mut mine)
         };
-        let user = me.to_bare();
+        let to_server = |to: &Jid| to.node().is_none() && self.is_local_domain(to.domain());
         match stanza {
             Stanza::Presence(p) => self.client_presence(me, p, &mut out),
-            Stanza::Iq(iq) => {
-                let to = iq.to.clone();
-                match to {
-                    None => {
-                        let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies);
-                    }
-                    Some(to) if to.is_bare() && to.to_bare() == user => {
-                        let replies = self.own_iq(conn, me, &iq);
-                        out.mine.extend(replies);
-                    }
-                    Some(to) if to.node().is_none() && self.is_local_domain(to.domain()) => {
-                        let replies = self.server_iq(&iq);
-                        out.mine.extend(replies.into_iter().map(Delivery::from));
-                    }
-                    Some(_) => self.route(Stanza::Iq(iq), &mut out),
+            Stanza::Iq(iq) => match &iq.to {
+                // To the account itself (no `to`, or its bare JID).
+                None => out.mine.extend(self.own_iq(conn, me, &iq)),
+                Some(to) if to.is_bare() && to.as_str() == me.bare_str() => {
+                    out.mine.extend(self.own_iq(conn, me, &iq));
                 }
-            }
-            Stanza::Message(m) => {
-                let to_server =
-                    m.to.as_ref()
-                        .is_none_or(|to| to.node().is_none() && self.is_local_domain(to.domain()));
-                if to_server {
-                    // Nothing here handles messages to the server.
-                    return Routed {
-                        replies: mine,
-                        congested: false,
-                    };
+                Some(to) if to_server(to) => {
+                    let replies = self.server_iq(&iq);
+                    out.mine.extend(replies.into_iter().map(Delivery::from));
                 }
-                self.route(Stanza::Message(m), &mut out);
-            }
+                Some(_) => self.route(Stanza::Iq(iq), &mut out),
+            },
+            // Nothing here handles messages to the server.
+            Stanza::Message(m) if m.to.as_ref().is_none_or(to_server) => {}
+            Stanza::Message(m) => self.route(Stanza::Message(m), &mut out),
         }
         let congested = out.congested;
         Routed {
@@ -1447,12 +1429,7 @@ impl Router {
                     match result {
                         Ok(effects) => {
                             let mut mine = vec![Stanza::Iq(Iq::result_for(iq, None)).into()];
-                            let mut out = Out {
-                                me: conn,
-                                mine: &mut mine,
-                                sender: None,
-                                congested: false,
-                            };
+                            let mut out = Out::of(conn, &mut mine);
                             self.apply(effects, &mut out);
                             mine
                         }
@@ -1464,12 +1441,7 @@ impl Router {
         }
         if is_pubsub(iq) {
             let mut mine = Vec::new();
-            let mut out = Out {
-                me: conn,
-                mine: &mut mine,
-                sender: None,
-                congested: false,
-            };
+            let mut out = Out::of(conn, &mut mine);
             self.pep_iq(&user, iq, &mut out);
             return mine;
         }
@@ -1564,12 +1536,7 @@ impl Router {
                 .collect();
         }
         let mut mine = Vec::new();
-        let mut out = Out {
-            me: conn,
-            mine: &mut mine,
-            sender: None,
-            congested: false,
-        };
+        let mut out = Out::of(conn, &mut mine);
         self.route(stanza, &mut out);
         mine.into_iter().map(|d| d.stanza).collect()
     }

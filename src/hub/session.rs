@@ -113,7 +113,7 @@ struct ClientHost {
     /// token, until the client acknowledges them.
     durable: HashMap<StanzaToken, u64>,
     /// The client's last stanza congested a recipient: its next one waits
-    /// until this fires ([`CONGESTION_PAUSE`]).
+    /// until this fires ([`CONGESTION_PAUSE`]); kept once made.
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -190,7 +190,11 @@ impl ClientHost {
                     .client_stanza(self.mailbox.conn, me, stanza, sender);
                 engine.with_machine(ServerConnection::confirm_stanza);
                 if routed.congested {
-                    self.pause = Some(Box::pin(tokio::time::sleep(CONGESTION_PAUSE)));
+                    let until = tokio::time::Instant::now() + CONGESTION_PAUSE;
+                    match self.pause.as_mut() {
+                        Some(pause) => pause.as_mut().reset(until),
+                        None => self.pause = Some(Box::pin(tokio::time::sleep_until(until))),
+                    }
                 }
                 self.send_all(engine, now, routed.replies);
             }
@@ -264,16 +268,12 @@ impl ClientHost {
     }
 
     /// Whether the client's next stanza must wait ([`CONGESTION_PAUSE`]);
-    /// `cx` is woken when it may go.
+    /// `cx` is woken when it may go. The timer is kept (and reset by the
+    /// next congestion) rather than allocated for every pause.
     fn paused(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(pause) = self.pause.as_mut() else {
-            return false;
-        };
-        if pause.as_mut().poll(cx).is_pending() {
-            return true;
-        }
-        self.pause = None;
-        false
+        self.pause
+            .as_mut()
+            .is_some_and(|pause| !pause.is_elapsed() && pause.as_mut().poll(cx).is_pending())
     }
 
     /// Most bytes the engine may hold for a client that does not read
@@ -291,15 +291,15 @@ impl ClientHost {
         now: Instant,
         deliveries: Vec<Delivery>,
     ) {
+        // The machine's own limit on unsent output never trips here: the
+        // engine takes its output at once, into TLS and its queue for the
+        // socket. That queue is what grows when the client does not read,
+        // so the limit applies to it: beyond, the client is disconnected
+        // with `resource-constraint` (the stanza goes back to its sender)
+        // instead of the hub buffering without bound.
+        let max_outbound = self.max_outbound();
         for Delivery { stanza, spool } in deliveries {
-            // The machine's own limit on unsent output never trips here:
-            // the engine takes its output at once, into TLS and its queue
-            // for the socket. That queue is what grows when the client does
-            // not read, so the limit applies to it: beyond, the client is
-            // disconnected with `resource-constraint` (the stanza goes back
-            // to its sender) instead of the hub buffering without bound.
-            let backlog = engine.backlog();
-            if backlog > self.max_outbound() {
+            if engine.backlog() > max_outbound {
                 engine.with_machine(|m| {
                     m.close_with_error(
                         now,

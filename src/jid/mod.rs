@@ -212,9 +212,8 @@ fn normalize<'a>(
     normalize_parts(None, node, domain, resource)
 }
 
-/// Validates a JID string split into its raw parts (by [`split`]); the
-/// result borrows `whole` when every part is already normalized, which is
-/// what JIDs on the wire nearly always are.
+/// Validates a JID string; the result borrows `whole` when every part is
+/// already normalized, which is what JIDs on the wire nearly always are.
 fn normalize_str(whole: &str) -> Result<Normalized<'_>, JidError> {
     let (node, domain, resource) = split(whole);
     normalize_parts(Some(whole), node, domain, resource)
@@ -429,7 +428,10 @@ impl FullJid {
     ///
     /// Any [`JidError`] about any of the parts.
     pub fn new(node: Option<&str>, domain: &str, resource: &str) -> Result<Self, JidError> {
-        let n = normalize(node, domain, Some(resource))?;
+        Self::from_normalized(normalize(node, domain, Some(resource))?)
+    }
+
+    fn from_normalized(n: Normalized<'_>) -> Result<Self, JidError> {
         let slash = n.slash.ok_or(JidError::MissingResource)?;
         Ok(Self {
             inner: Arc::from(&*n.s),
@@ -617,10 +619,16 @@ impl FromStr for BareJid {
     /// ([`JidError::UnexpectedResource`]), use [`Jid`] and [`Jid::to_bare`]
     /// to drop a resourcepart instead.
     fn from_str(s: &str) -> Result<Self, JidError> {
-        if split(s).2.is_some() {
+        let (node, domain, resource) = split(s);
+        if resource.is_some() {
             return Err(JidError::UnexpectedResource);
         }
-        Ok(Self::from_normalized(normalize_str(s)?))
+        Ok(Self::from_normalized(normalize_parts(
+            Some(s),
+            node,
+            domain,
+            None,
+        )?))
     }
 }
 
@@ -630,16 +638,11 @@ impl FromStr for FullJid {
     /// Parses a full JID; a string without a resourcepart is an error
     /// ([`JidError::MissingResource`]).
     fn from_str(s: &str) -> Result<Self, JidError> {
-        if split(s).2.is_none() {
+        let (node, domain, resource) = split(s);
+        if resource.is_none() {
             return Err(JidError::MissingResource);
         }
-        let n = normalize_str(s)?;
-        let slash = n.slash.ok_or(JidError::MissingResource)?;
-        Ok(Self {
-            inner: Arc::from(&*n.s),
-            at: n.at,
-            slash,
-        })
+        Self::from_normalized(normalize_parts(Some(s), node, domain, resource)?)
     }
 }
 

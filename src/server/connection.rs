@@ -1462,8 +1462,18 @@ mod tests {
         configure: impl FnOnce(&mut AcceptConfig),
         input: &[&str],
     ) -> (String, Option<CloseReason>) {
+        scripted(ListenConfig::new([9; 32]), configure, input)
+    }
+
+    /// A connection with `listen`, fed `header` and then `input`; returns
+    /// what the server wrote after its features, and how it closed.
+    fn scripted(
+        listen: ListenConfig,
+        configure: impl FnOnce(&mut AcceptConfig),
+        input: &[&str],
+    ) -> (String, Option<CloseReason>) {
         let now = Instant::now();
-        let mut server = ServerConnection::new(ListenConfig::new([9; 32]), now);
+        let mut server = ServerConnection::new(listen, now);
         let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
         configure(&mut accept);
         let mut written = String::new();
@@ -1538,32 +1548,18 @@ mod tests {
             "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{wrong}</auth>"
         );
         // PLAIN needs TLS: pretend direct TLS, as the scripted client does.
-        let now = Instant::now();
         let mut listen = ListenConfig::new([9; 32]);
         listen.direct_tls = Some(TlsInfo {
             channel_bindings: Vec::new(),
         });
-        let mut server = ServerConnection::new(listen, now);
-        let mut accept = AcceptConfig::new("example.com", Arc::new(Accounts));
-        accept.mechanisms = vec![Mechanism::Plain];
-        accept.max_auth_attempts = 2;
-        let mut written = String::new();
-        let mut closed = None;
-        for chunk in [HEADER, &auth, &auth] {
-            let _ = server.handle_input(now, chunk.as_bytes());
-            while let Some(output) = server.poll_output() {
-                match output {
-                    Output::Transmit(bytes) => {
-                        written.push_str(std::str::from_utf8(&bytes).unwrap())
-                    }
-                    Output::Event(Event::Header { .. }) => {
-                        server.accept(now, accept.clone()).unwrap()
-                    }
-                    Output::Closed(reason) => closed = Some(reason),
-                    _ => {}
-                }
-            }
-        }
+        let (written, closed) = scripted(
+            listen,
+            |a| {
+                a.mechanisms = vec![Mechanism::Plain];
+                a.max_auth_attempts = 2;
+            },
+            &[&auth, &auth],
+        );
         assert_eq!(
             written.matches("<not-authorized/></failure>").count(),
             2,

@@ -386,7 +386,7 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
             Some(trimmed.parse().map_err(|()| PayloadError::InvalidValue {
                 element: "show",
                 what: "text",
-                value: text.clone().into_owned(),
+                value: text.to_string(),
             })?)
         }
     };
@@ -399,7 +399,7 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
                 .map_err(|_| PayloadError::InvalidValue {
                     element: "priority",
                     what: "text",
-                    value: text.clone().into_owned(),
+                    value: text.to_string(),
                 })?
         }
     };

@@ -251,12 +251,12 @@ impl PendingText {
         if self.joined.is_empty() {
             return Some(first);
         }
-        let text = self.joined.as_str().to_owned();
         if self.joined.capacity() > PENDING_TEXT_KEEP {
-            self.joined = String::new();
-        } else {
-            self.joined.clear();
+            // Too big to keep: handed over as it is.
+            return Some(std::mem::take(&mut self.joined));
         }
+        let text = self.joined.as_str().to_owned();
+        self.joined.clear();
         Some(text)
     }
 }
@@ -782,24 +782,25 @@ impl StreamParser {
         Ok(None)
     }
 
-    fn lookup(&self, prefix: Option<&NcName>) -> Option<&str> {
+    /// The innermost declaration of `prefix` in scope, by index.
+    fn position(&self, prefix: Option<&NcName>) -> Option<usize> {
         self.bindings
             .iter()
-            .rev()
-            .find(|b| b.prefix.as_ref() == prefix)
-            .map(|b| b.namespace.as_str())
+            .rposition(|b| b.prefix.as_ref() == prefix)
+    }
+
+    fn lookup(&self, prefix: Option<&NcName>) -> Option<&str> {
+        self.position(prefix)
+            .map(|index| self.ns_str(Resolved::Bound(index)))
     }
 
     fn resolve(&self, prefix: Option<&NcName>) -> Result<Resolved, ParseError> {
-        let position = |prefix: Option<&NcName>| {
-            self.bindings
-                .iter()
-                .rposition(|b| b.prefix.as_ref() == prefix)
-        };
         match prefix {
-            None => Ok(position(None).map_or(Resolved::Static(""), Resolved::Bound)),
+            None => Ok(self
+                .position(None)
+                .map_or(Resolved::Static(""), Resolved::Bound)),
             Some(p) if p.as_str() == "xml" => Ok(Resolved::Static(rxml::XMLNS_XML)),
-            Some(p) => match position(Some(p)) {
+            Some(p) => match self.position(Some(p)) {
                 // `xmlns=''` undeclares the default namespace; an empty
                 // prefixed declaration is refused by the tokenizer.
                 Some(index) => Ok(Resolved::Bound(index)),

@@ -17,14 +17,13 @@ use std::task::{Context, Poll};
 
 use bytes::BytesMut;
 use futures::StreamExt;
-use rxml::Parse;
 use rxml::writer::TrackNamespace;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 use tokio_xmpp::xmlstream::{
     self, FallibleStreamElement, ReadError, StreamHeader, Timeouts, XmppStreamElement,
 };
 use xmpp_kit::stanza::Stanza;
-use xmpp_kit::xml::{Frame, Limits, StreamNamespace, StreamParser, StreamWriter};
+use xmpp_kit::xml::{Frame, StreamNamespace, StreamParser, StreamWriter};
 use xso::AsXml;
 
 /// Items in the corpus (stanzas and keepalives).
@@ -39,75 +38,13 @@ pub fn corpus() -> Vec<u8> {
     corpus::stream(ITEMS, SEED)
 }
 
-fn limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_stanza_bytes = 1 << 20;
-    limits
-}
+// ---- rxml alone and xmpp-kit, reading ----------------------------------------
 
-// ---- rxml alone -----------------------------------------------------------
+#[path = "../../reading/mod.rs"]
+mod reading;
 
-/// Every event of an rxml parser over the corpus, counted: the floor any
-/// library built on rxml works from. `rxml::Parser` (namespace-resolved,
-/// what tokio-xmpp drives) is the reference; `rxml::RawParser` is what
-/// xmpp-kit's framer drives.
-pub fn rxml_events<P: Parse>(mut parser: P, data: &[u8], chunk: usize) -> usize
-where
-    P::Output: std::fmt::Debug,
-{
-    let mut events = 0;
-    for piece in data.chunks(chunk) {
-        let mut rest = piece;
-        loop {
-            match parser.parse(&mut rest, false) {
-                Ok(Some(ev)) => {
-                    black_box(&ev);
-                    events += 1;
-                }
-                Err(rxml::error::EndOrError::NeedMoreData) => break,
-                other => panic!("corpus failed to parse: {other:?}"),
-            }
-        }
-    }
-    events
-}
-
-// ---- xmpp-kit -------------------------------------------------------------
-
-/// xmpp-kit, bytes to frames (`minidom::Element` per top-level element).
-pub fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
-    let mut parser = StreamParser::new(limits());
-    parser.set_authenticated(true);
-    let mut frames = 0;
-    for piece in data.chunks(chunk) {
-        parser.feed(piece);
-        while let Some(frame) = parser.next_frame().expect("corpus parses") {
-            black_box(&frame);
-            if let Frame::Element(_) = frame {
-                frames += 1;
-            }
-        }
-    }
-    frames
-}
-
-/// xmpp-kit, bytes to typed stanzas: the framer, then `Stanza::try_from`.
-pub fn xmpp_kit_stanzas(data: &[u8], chunk: usize) -> usize {
-    let mut parser = StreamParser::new(limits());
-    parser.set_authenticated(true);
-    let mut stanzas = 0;
-    for piece in data.chunks(chunk) {
-        parser.feed(piece);
-        while let Some(frame) = parser.next_frame().expect("corpus parses") {
-            if let Frame::Element(element) = frame {
-                let stanza = Stanza::try_from(element).expect("corpus stanzas are valid");
-                black_box(&stanza);
-                stanzas += 1;
-            }
-        }
-    }
-    stanzas
-}
+use reading::limits;
+pub use reading::{rxml_events, xmpp_kit_frames, xmpp_kit_stanzas};
 
 /// Every `<message/>` of the corpus as an xmpp-kit `Stanza`.
 pub fn xmpp_kit_messages(data: &[u8]) -> Vec<Stanza> {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::pubsub::{Pubsub, PubsubAccess, PubsubLimits};
 use super::roster::{RosterEffect, Rosters};
@@ -39,11 +39,19 @@ use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 /// What a session's task is told out of band.
 #[derive(Debug)]
 pub(crate) enum Control {
-    /// Close the stream with this error (a stuck client, a replaced
-    /// resource).
-    Kick(StreamError),
+    /// Close the stream with this error: a replaced resource (the session
+    /// is over), or with `park` a client that does not read fast enough
+    /// (the session waits for it to resume, like after a lost connection).
+    Kick { error: StreamError, park: bool },
     /// The hub shuts down: close the stream (`system-shutdown`).
     Shutdown,
+    /// The client resumes XEP-0198 session `previd` on a new connection:
+    /// if it is this one's, this connection (presumably dead, unnoticed
+    /// yet) ends and parks the session, then says so on `parked`.
+    Takeover {
+        previd: String,
+        parked: oneshot::Sender<()>,
+    },
 }
 
 /// A stanza on its way to a session, with its spool entry when it is a
@@ -98,18 +106,25 @@ impl Control {
     /// The stream error that ends the session.
     pub(crate) fn into_error(self) -> StreamError {
         match self {
-            Self::Kick(error) => error,
+            Self::Kick { error, .. } => error,
             Self::Shutdown => StreamError::new(StreamErrorCondition::SystemShutdown)
                 .with_text("the hub is shutting down"),
+            Self::Takeover { .. } => Self::taken_over(),
         }
+    }
+
+    /// How a session handed over to a new connection ends.
+    pub(crate) fn taken_over() -> StreamError {
+        StreamError::new(StreamErrorCondition::Conflict)
+            .with_text("the session was resumed on another connection")
     }
 }
 
 impl Mailbox {
     /// Closes the session with `error`, once.
-    pub(crate) fn kick(&self, error: StreamError) {
+    pub(crate) fn kick(&self, error: StreamError, park: bool) {
         if !self.kicked.swap(true, Ordering::SeqCst) {
-            let _gone = self.control.send(Control::Kick(error));
+            let _gone = self.control.send(Control::Kick { error, park });
         }
     }
 
@@ -117,8 +132,19 @@ impl Mailbox {
         let _gone = self.control.send(Control::Shutdown);
     }
 
+    /// Asks the session to hand XEP-0198 session `previd` over, if it is
+    /// its own (see [`Control::Takeover`]).
+    pub(crate) fn take_over(&self, previd: &str, parked: oneshot::Sender<()>) {
+        let _gone = self.control.send(Control::Takeover {
+            previd: previd.to_owned(),
+            parked,
+        });
+    }
+
     /// Offers a stanza; gives it back if the session is gone or stuck (a
-    /// stuck session is kicked).
+    /// stuck session is kicked, and parked for its client to resume: the
+    /// hub's own scheduling can fill a mailbox too, and what the session
+    /// sent must not be sent again on a new one).
     fn offer(&self, stanza: Delivery) -> Result<(), Delivery> {
         match self.stanzas.try_send(stanza) {
             Ok(()) => Ok(()),
@@ -126,6 +152,7 @@ impl Mailbox {
                 self.kick(
                     StreamError::new(StreamErrorCondition::ResourceConstraint)
                         .with_text("the client does not read its stream fast enough"),
+                    true,
                 );
                 Err(stanza)
             }
@@ -486,7 +513,8 @@ impl Router {
     // ---- binding, parking, resuming ---------------------------------------
 
     /// Binds `jid` to `mailbox`. A session already holding the resource
-    /// is replaced (RFC 6120 7.7.2.2: it gets a `conflict` stream error).
+    /// is replaced (RFC 6120 7.7.2.2: it gets a `conflict` stream error);
+    /// a parked one ends, as when its resume window passes.
     pub(crate) fn bind(&self, jid: &FullJid, mailbox: &Mailbox) -> Result<(), DefinedCondition> {
         let mut state = self.state();
         let resources = state.users.entry(jid.to_bare()).or_default();
@@ -495,6 +523,7 @@ impl Router {
                 old.kick(
                     StreamError::new(StreamErrorCondition::Conflict)
                         .with_text("replaced by a new connection"),
+                    false,
                 );
             }
         } else if resources.len() >= self.config.limits.max_resources {
@@ -509,8 +538,24 @@ impl Router {
                 directed: HashSet::new(),
             },
         );
-        if let Some(Link::Parked(id)) = old.map(|r| r.link) {
-            state.parked.remove(&id);
+        let replaced = match old.map(|r| r.link) {
+            Some(Link::Parked(id)) => state.parked.remove(&id),
+            _ => None,
+        };
+        drop(state);
+        if let Some(parked) = replaced {
+            // The client bound the resource again instead of resuming: the
+            // parked session is over, as if its window had passed. Its
+            // spooled messages wait again (for this session's initial
+            // presence, or another resource). Dropped as it was, they
+            // stayed marked as sent on a session that no longer existed,
+            // never delivered, and its stored session stayed behind.
+            let unacked = self.release(
+                Some(&parked.state.id),
+                parked.state.unacked,
+                &parked.durable,
+            );
+            self.gone(jid, None, unacked);
         }
         Ok(())
     }
@@ -553,6 +598,10 @@ impl Router {
     /// A session read back from the store at start gets its stanzas from
     /// the spool: those sent on it that the client has not acknowledged
     /// (`h`), then those waiting for the account.
+    ///
+    /// An `h` acknowledging more than was sent is refused while the
+    /// session is still parked: the resumption would fail after taking it,
+    /// and the session (with its spooled messages) would be lost.
     pub(crate) fn resume(
         &self,
         user: &BareJid,
@@ -562,15 +611,19 @@ impl Router {
     ) -> Option<Parked> {
         let mut guard = self.state();
         let st = &mut *guard;
-        if st.parked.get(previd)?.state.jid.to_bare() != *user {
+        let parked = st.parked.get(previd)?;
+        let valid_h = parked.restored
+            || usize::try_from(h.wrapping_sub(parked.state.outbound_acked))
+                .is_ok_and(|acked| acked <= parked.state.unacked.len());
+        if parked.state.jid.to_bare() != *user || !valid_h {
             return None;
         }
-        let mut parked = st.parked.remove(previd)?;
         let jid = parked.state.jid.clone();
         let resource = st
             .users
             .get_mut(&jid.to_bare())
             .and_then(|r| r.get_mut(jid.resource()))?;
+        let mut parked = st.parked.remove(previd)?;
         resource.link = Link::Live(mailbox.clone());
         if parked.restored {
             // The client was available when the hub stopped.
@@ -579,6 +632,25 @@ impl Router {
             self.rebuild(&mut parked, h);
         }
         Some(parked)
+    }
+
+    /// The live sessions of `user` on other connections than `conn`: one
+    /// may hold a session its client resumes on `conn` (its connection
+    /// died, and the hub has not noticed yet).
+    pub(crate) fn live_elsewhere(&self, user: &BareJid, conn: u64) -> Vec<Mailbox> {
+        self.state()
+            .users
+            .get(user)
+            .map(|resources| {
+                resources
+                    .values()
+                    .filter_map(|r| match &r.link {
+                        Link::Live(mailbox) if mailbox.conn != conn => Some(mailbox.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Fills a restored session from the spool.
@@ -1040,10 +1112,16 @@ impl Router {
                 if let Err(back) = self.to_available(bare, fanout, delivery, out)
                     && let Some(id) = back.spool
                 {
-                    // No available resource (RFC 6121 8.5.2.2.1): kept as an
-                    // offline message, unless only chat states.
+                    // No available resource (RFC 6121 8.5.2.2.1), or none
+                    // could take it (a parked session's queue is full): kept
+                    // as an offline message, unless only chat states. It
+                    // waits for the account's next initial presence, or its
+                    // sessions' next acknowledgement: a session that resumes
+                    // sends no initial presence.
                     let keep = matches!(&back.stanza, Stanza::Message(m) if spool::keep_offline(m));
-                    if !keep {
+                    if keep {
+                        self.set_waiting(bare, true);
+                    } else {
                         let _ = self.store().spool_remove(id);
                     }
                     self.unclaim(id);

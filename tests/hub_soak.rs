@@ -85,13 +85,13 @@ const WARM_UP: Duration = Duration::from_secs(4);
 /// message would cost (a 60 s soak moves ~90 000 messages).
 const LEAK_TOLERANCE: usize = 1024 * 1024;
 /// Heap allowed above the baseline during the soak: the clients (TLS
-/// buffers, queues: a few hundred KiB each), the test's ledger (a few
-/// bytes per message), and the hub's bounded queues (per session: a
-/// mailbox of `session_queue` stanzas, a parked queue of `parked_queue`,
-/// each stanza ~1 KiB in memory), which are the hub's real worst case:
-/// 8 x (512 + 1000) x 1 KiB ~ 12 MiB. Measured: 6 to 11 MiB. 64 MiB leaves
-/// room for allocator noise and slow drains on a loaded machine, and still
-/// fails a hub that keeps what it delivered (a 5 min soak moves 400 000
+/// buffers, queues: a few hundred KiB each), the test's ledger (two bits
+/// per message), and the hub's bounded queues (per session: a mailbox of
+/// `session_queue` stanzas, a parked queue of `parked_queue`, each stanza
+/// ~1 KiB in memory), which are the hub's real worst case:
+/// 8 x (512 + 1000) x 1 KiB ~ 12 MiB. 64 MiB leaves room for allocator
+/// noise and slow drains on a loaded machine, and still fails a hub that
+/// keeps what it delivered (a 5 min soak moves 400 000 to 800 000
 /// messages).
 const SOAK_BOUND: usize = 64 * 1024 * 1024;
 
@@ -341,17 +341,69 @@ async fn relay(down: TcpStream, upstream: SocketAddr, plan: Plan, calm: &AtomicB
 
 // ---- the clients and the ledger -----------------------------------------
 
+/// A set of sequence numbers, a bit each: the ledger stays small (a soak
+/// moves hundreds of thousands of messages), so the heap samples show the
+/// hub and the clients, not the test's bookkeeping.
+#[derive(Debug, Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// Adds `seq`; whether it was there already.
+    fn insert(&mut self, seq: u32) -> bool {
+        let (word, bit) = ((seq / 64) as usize, seq % 64);
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        let had = self.0[word] >> bit & 1 == 1;
+        self.0[word] |= 1 << bit;
+        had
+    }
+
+    fn len(&self) -> u64 {
+        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
+    }
+
+    /// The members that `other` lacks.
+    fn missing_from<'a>(&'a self, other: &'a Self) -> impl Iterator<Item = u32> + 'a {
+        self.0.iter().enumerate().flat_map(move |(i, &word)| {
+            let lacking = word & !other.0.get(i).copied().unwrap_or(0);
+            (0..64)
+                .filter(move |bit| lacking >> bit & 1 == 1)
+                .map(move |bit| i as u32 * 64 + bit)
+        })
+    }
+}
+
+/// What one sender sent one recipient, and what arrived.
+#[derive(Debug, Default)]
+struct Pair {
+    /// Sequence numbers given out.
+    sent: u32,
+    /// Those the hub acknowledged.
+    acked: Bits,
+    /// Those that arrived.
+    seen: Bits,
+    delivered: u64,
+    /// Arrived stamped as delayed (XEP-0203: the hub kept them as offline
+    /// messages): late, not in order.
+    delayed: u64,
+    /// The highest sequence number arrived without a delay.
+    highest: Option<u32>,
+}
+
 /// Who sent what to whom, and what arrived.
 #[derive(Debug)]
 struct Ledger {
     round: u32,
-    /// `sent[from][to][seq]`: whether the hub acknowledged it.
-    sent: Vec<Vec<Vec<bool>>>,
-    /// `received[to][from]`: sequence numbers in arrival order, and
-    /// whether each came stamped as delayed (XEP-0203: the hub kept it as
-    /// an offline message).
-    received: Vec<Vec<Vec<(u32, bool)>>>,
-    /// Soak messages of another round, or addressed to someone else.
+    /// `pairs[from][to]`.
+    pairs: Vec<Vec<Pair>>,
+    /// Messages that arrived again.
+    duplicates: Vec<String>,
+    /// Messages that arrived after a later one of the same sender (among
+    /// those not marked as delayed).
+    out_of_order: Vec<String>,
+    /// Soak messages of another round, never sent, or addressed to someone
+    /// else.
     strays: Vec<String>,
     /// Error stanzas the clients got.
     bounces: Vec<String>,
@@ -361,26 +413,61 @@ impl Ledger {
     fn new(round: u32, clients: usize) -> Self {
         Self {
             round,
-            sent: vec![vec![Vec::new(); clients]; clients],
-            received: vec![vec![Vec::new(); clients]; clients],
+            pairs: (0..clients)
+                .map(|_| (0..clients).map(|_| Pair::default()).collect())
+                .collect(),
+            duplicates: Vec::new(),
+            out_of_order: Vec::new(),
             strays: Vec::new(),
             bounces: Vec::new(),
         }
     }
 
+    /// The next sequence number from `from` to `to`.
+    fn next_seq(&mut self, from: usize, to: usize) -> u32 {
+        let pair = &mut self.pairs[from][to];
+        pair.sent += 1;
+        pair.sent - 1
+    }
+
+    fn acked(&mut self, from: usize, to: usize, seq: u32) {
+        self.pairs[from][to].acked.insert(seq);
+    }
+
+    /// `to` got message `seq` of `from`.
+    fn arrived(&mut self, from: usize, to: usize, seq: u32, delayed: bool) {
+        let Some(pair) = self.pairs.get_mut(from).and_then(|row| row.get_mut(to)) else {
+            self.strays
+                .push(format!("{from}>{to} #{seq}: no such pair"));
+            return;
+        };
+        if seq >= pair.sent {
+            self.strays
+                .push(format!("{from}>{to} #{seq} was never sent"));
+            return;
+        }
+        pair.delivered += 1;
+        if pair.seen.insert(seq) {
+            self.duplicates
+                .push(format!("{from}>{to} #{seq} arrived again"));
+        }
+        if delayed {
+            pair.delayed += 1;
+            return;
+        }
+        if let Some(highest) = pair.highest.filter(|&h| seq < h) {
+            self.out_of_order
+                .push(format!("{from}>{to} #{seq} after #{highest}"));
+        }
+        pair.highest = pair.highest.max(Some(seq));
+    }
+
     /// Every acknowledged message arrived.
     fn complete(&self) -> bool {
-        self.sent.iter().enumerate().all(|(from, row)| {
-            row.iter().enumerate().all(|(to, seqs)| {
-                let mut seen = vec![false; seqs.len()];
-                for &(seq, _) in &self.received[to][from] {
-                    if let Some(seen) = seen.get_mut(seq as usize) {
-                        *seen = true;
-                    }
-                }
-                seqs.iter().zip(seen).all(|(&acked, seen)| !acked || seen)
-            })
-        })
+        self.pairs
+            .iter()
+            .flatten()
+            .all(|pair| pair.acked.missing_from(&pair.seen).next().is_none())
     }
 }
 
@@ -583,12 +670,7 @@ async fn send_loop(
         let mut ok = true;
         for k in 0..burst {
             let to = (me + rng.range(1, clients as u64) as usize) % clients;
-            let seq = {
-                let mut ledger = ledger.lock().unwrap();
-                let seqs = &mut ledger.sent[me][to];
-                seqs.push(false);
-                (seqs.len() - 1) as u32
-            };
+            let seq = ledger.lock().unwrap().next_seq(me, to);
             let message = Message::chat(full_jid(to), body(round, me, to, seq));
             counters.sent.fetch_add(1, Ordering::Relaxed);
             sent.push((to, seq));
@@ -619,8 +701,8 @@ async fn send_loop(
         }
         if ok {
             let mut ledger = ledger.lock().unwrap();
-            for (to, seq) in &sent {
-                ledger.sent[me][*to][*seq as usize] = true;
+            for &(to, seq) in &sent {
+                ledger.acked(me, to, seq);
             }
         }
         tokio::time::sleep(Duration::from_millis(rng.range(0, 15))).await;
@@ -661,11 +743,9 @@ async fn read_loop(
                 let Some(text) = m.body() else { continue };
                 let mut ledger = ledger.lock().unwrap();
                 match parse_body(text) {
-                    Some((round, from, to, seq))
-                        if round == ledger.round && to == me && from < ledger.received.len() =>
-                    {
+                    Some((round, from, to, seq)) if round == ledger.round && to == me => {
                         let delayed = m.payloads.iter().any(|p| p.is("delay", delay::NS));
-                        ledger.received[me][from].push((seq, delayed));
+                        ledger.arrived(from, me, seq, delayed);
                     }
                     _ => ledger.strays.push(format!("user{me} got {text:?}")),
                 }
@@ -719,49 +799,22 @@ struct Findings {
 impl Findings {
     fn of(ledger: &Ledger) -> Self {
         let mut findings = Self {
+            duplicates: ledger.duplicates.clone(),
+            out_of_order: ledger.out_of_order.clone(),
             strays: ledger.strays.clone(),
             bounces: ledger.bounces.clone(),
             ..Self::default()
         };
-        for (from, row) in ledger.sent.iter().enumerate() {
-            for (to, seqs) in row.iter().enumerate() {
-                let got = &ledger.received[to][from];
-                findings.delivered += got.len() as u64;
-                let mut count = vec![0u32; seqs.len()];
-                let mut highest: Option<u32> = None;
-                for &(seq, delayed) in got {
-                    match count.get_mut(seq as usize) {
-                        Some(n) => *n += 1,
-                        None => findings
-                            .strays
-                            .push(format!("{from}>{to} #{seq} was never sent")),
-                    }
-                    if delayed {
-                        // Kept as an offline message (a full parked queue, a
-                        // session that ended): it comes late, marked so.
-                        findings.delayed += 1;
-                        continue;
-                    }
-                    if highest.is_some_and(|h| seq < h) {
-                        findings
-                            .out_of_order
-                            .push(format!("{from}>{to} #{seq} after #{}", highest.unwrap()));
-                    }
-                    highest = highest.max(Some(seq));
-                }
-                for (seq, (&acked, &n)) in seqs.iter().zip(&count).enumerate() {
-                    findings.acked += u64::from(acked);
-                    if n > 1 {
-                        findings
-                            .duplicates
-                            .push(format!("{from}>{to} #{seq} arrived {n} times"));
-                    }
-                    if acked && n == 0 {
-                        findings
-                            .missing
-                            .push(format!("{from}>{to} #{seq} acknowledged, never arrived"));
-                    }
-                }
+        for (from, row) in ledger.pairs.iter().enumerate() {
+            for (to, pair) in row.iter().enumerate() {
+                findings.acked += pair.acked.len();
+                findings.delivered += pair.delivered;
+                findings.delayed += pair.delayed;
+                findings.missing.extend(
+                    pair.acked
+                        .missing_from(&pair.seen)
+                        .map(|seq| format!("{from}>{to} #{seq} acknowledged, never arrived")),
+                );
             }
         }
         findings

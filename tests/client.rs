@@ -630,6 +630,115 @@ fn a_refused_resumption_hands_the_stanzas_back_and_binds_afresh() {
     assert!(r.take_sent().contains("<bind"));
 }
 
+/// The state of a session with one unacknowledged stanza and one
+/// received, as a cut connection leaves it.
+fn cut_session(now: Instant) -> (ResumeState, xmpp_kit::stream::StanzaToken) {
+    let mut s = Script::new(ClientConnection::new(config(), now), now, Chunking::Whole);
+    s.login();
+    let token = s.send(Message::chat("romeo@example.net".parse().unwrap(), "m0"));
+    s.server("<message from='romeo@example.net/orchard' type='chat'><body>in</body></message>");
+    s.client.handle_eof(now);
+    s.drain();
+    (s.client.take_resume_state().expect("resumable"), token)
+}
+
+/// Up to the `<resume/>` of a connection made with `ClientConnection::resume`.
+fn negotiate_resumption(r: &mut Script) {
+    r.take_sent();
+    r.server(&format!("{SERVER_HEADER}{STARTTLS_FEATURES}"));
+    r.take_sent();
+    r.server("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    r.tls();
+    r.take_sent();
+    r.sasl("<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms>", false);
+    r.take_sent();
+    r.server(&format!("{SERVER_HEADER}{BIND_FEATURES}"));
+}
+
+#[test]
+fn a_resumption_cut_before_its_answer_can_be_tried_again() {
+    // Found by the hub soak: a reconnection cut during TLS, SASL or the
+    // <resume/> itself lost the session (a fresh one followed, and what
+    // waited for an ack was reported as failed).
+    let now = Instant::now();
+    let (state, token) = cut_session(now);
+    let mut r = Script::new(
+        ClientConnection::resume(config(), now, state.clone(), None),
+        now,
+        Chunking::Whole,
+    );
+    negotiate_resumption(&mut r);
+    assert!(r.take_sent().starts_with("<resume"));
+    // Sent while resuming: queued for the session.
+    let later = r.send(Message::chat("romeo@example.net".parse().unwrap(), "m1"));
+    r.client.handle_eof(now);
+    r.drain();
+    let again = r.client.take_resume_state().expect("still resumable");
+    assert_eq!(again.id, state.id);
+    assert_eq!(again.inbound, 1);
+    assert_eq!(again.outbound_acked, state.outbound_acked);
+    assert_eq!(
+        again.unacked.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+        vec![token, later]
+    );
+    assert!(again.next_token > later.get());
+
+    // The next connection resumes the same session with the same counters.
+    let mut t = Script::new(
+        ClientConnection::resume(config(), now, again, None),
+        now,
+        Chunking::Bytewise,
+    );
+    negotiate_resumption(&mut t);
+    assert_eq!(
+        t.take_sent(),
+        "<resume xmlns='urn:xmpp:sm:3' h='1' previd='some-long-sm-id'/>"
+    );
+    t.server("<resumed xmlns='urn:xmpp:sm:3' h='0' previd='some-long-sm-id'/>");
+    let sent = t.take_sent();
+    assert!(
+        sent.contains("<body>m0</body>") && sent.contains("<body>m1</body>"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn a_resumption_asks_at_once_for_the_ack_of_what_it_sent_again() {
+    // Found by the hub soak: the <r/> of the lost connection may never
+    // have arrived, and a caller waiting for a confirmation waited for the
+    // ack cadence (30 s by default) with nothing else to send.
+    let now = Instant::now();
+    let (state, token) = cut_session(now);
+    let mut r = Script::new(
+        ClientConnection::resume(config(), now, state, None),
+        now,
+        Chunking::Whole,
+    );
+    negotiate_resumption(&mut r);
+    r.take_sent();
+    r.server("<resumed xmlns='urn:xmpp:sm:3' h='0' previd='some-long-sm-id'/>");
+    let sent = r.take_sent();
+    let body = sent.find("<body>m0</body>").expect("m0 sent again");
+    let request = sent
+        .find("<r xmlns='urn:xmpp:sm:3'/>")
+        .expect("an ack requested");
+    assert!(body < request, "{sent}");
+    r.server("<a xmlns='urn:xmpp:sm:3' h='1'/>");
+    assert_eq!(r.client.stanza_state(token), StanzaState::Acked);
+
+    // Nothing sent again, nothing asked.
+    let (state, _) = cut_session(now);
+    let mut q = Script::new(
+        ClientConnection::resume(config(), now, state, None),
+        now,
+        Chunking::Whole,
+    );
+    negotiate_resumption(&mut q);
+    q.take_sent();
+    q.server("<resumed xmlns='urn:xmpp:sm:3' h='1' previd='some-long-sm-id'/>");
+    assert_eq!(q.take_sent(), "");
+}
+
 /// A token for a resume state built by hand, from a real connection.
 fn xmpp_kit_token(_: u64) -> xmpp_kit::stream::StanzaToken {
     let now = Instant::now();

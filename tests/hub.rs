@@ -20,7 +20,8 @@ use xmpp_kit::hub::store::{MemoryStore, Store};
 use xmpp_kit::hub::{Hub, HubLimits};
 use xmpp_kit::jid::{BareJid, Jid};
 use xmpp_kit::rt::Roots;
-use xmpp_kit::rt::client::{Client, ClientBuilder, ClientError, ClientEvent};
+use xmpp_kit::rt::backoff::ReconnectPolicy;
+use xmpp_kit::rt::client::{Client, ClientBuilder, ClientError, ClientEvent, ClientEvents};
 use xmpp_kit::rt::component::{Component, ComponentEvent};
 use xmpp_kit::rt::tokio::TokioSleeper;
 use xmpp_kit::stanza::{
@@ -741,6 +742,417 @@ async fn stream_management_resume_on_the_hub_loses_nothing() {
     let expected: Vec<String> = (0..N).map(|i| format!("sm-{i}")).collect();
     assert_eq!(got, expected, "every message exactly once, in order");
     assert_eq!(resumed, 1);
+    hub.shutdown().await;
+}
+
+// ---- found by the soak (tests/hub_soak.rs) --------------------------------
+
+/// Reconnects at once (tests hold the reconnection with the kill switch).
+fn quick() -> ReconnectPolicy {
+    let mut policy = ReconnectPolicy::new();
+    policy.initial = Duration::from_millis(50);
+    policy.max = Duration::from_millis(200);
+    policy
+}
+
+/// `user` at resource "phone", available, on connections `switch` cuts.
+async fn cuttable(
+    hub: &Hub,
+    user: &str,
+    switch: &killable::KillSwitch,
+    policy: ReconnectPolicy,
+) -> Client {
+    let connector = killable::connector(hub.c2s_addr().unwrap(), switch.clone());
+    let client = tokio::time::timeout(
+        WAIT,
+        builder(hub, user)
+            .resource("phone")
+            .reconnect(policy)
+            .connect_with(connector, TokioSleeper, |task| {
+                tokio::spawn(task);
+            }),
+    )
+    .await
+    .expect("login in time")
+    .unwrap();
+    client.send_confirmed(Presence::available()).await.unwrap();
+    client
+}
+
+/// Cuts the connection of `switch` (its client notices when `alice` writes
+/// to it) and waits until the hub parked the session: `left` connections.
+async fn cut_and_park(
+    hub: &Hub,
+    switch: &killable::KillSwitch,
+    alice: &Client,
+    to: &Jid,
+    left: usize,
+) {
+    switch.kill();
+    alice
+        .send_confirmed(Message::chat(to.clone(), "wake"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while hub.connections() > left {
+        assert!(tokio::time::Instant::now() < deadline, "not parked in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Message bodies `client` gets until `n` arrived (or WAIT passed).
+async fn bodies(client: &mut ClientEvents, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < n {
+        match tokio::time::timeout_at(deadline, client.next()).await {
+            Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                if let Some(text) = m.body() {
+                    got.push(text.to_owned());
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Each of `expected` exactly once (in any order).
+fn assert_once(got: &[String], expected: &[String]) {
+    let mut sorted = got.to_vec();
+    sorted.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    assert_eq!(sorted, want, "each message exactly once");
+}
+
+#[tokio::test]
+async fn a_new_session_on_a_parked_resource_gets_the_parked_messages() {
+    // Binding the resource afresh dropped the parked session as it was:
+    // its messages stayed marked as sent on a session that no longer
+    // existed, never delivered.
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let first = cuttable(&hub, "bob", &switch, ReconnectPolicy::never()).await;
+    let to: Jid = first.jid().clone().into();
+    cut_and_park(&hub, &switch, &alice, &to, 1).await;
+    let mut expected = vec!["wake".to_owned()];
+    for i in 0..5 {
+        let text = format!("parked-{i}");
+        alice
+            .send_confirmed(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    drop(first);
+    let (second, mut events) =
+        tokio::time::timeout(WAIT, builder(&hub, "bob").resource("phone").connect())
+            .await
+            .expect("login in time")
+            .unwrap()
+            .split();
+    second.send(Presence::available()).await.unwrap();
+    assert_once(&bodies(&mut events, expected.len()).await, &expected);
+    tokio::time::timeout(WAIT, second.close()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while hub.store().spool_count(&bare("bob")).unwrap() > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob's spool is not emptied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sessions = hub.store().sessions().unwrap();
+    assert!(
+        sessions.iter().all(|s| s.jid.to_bare() != bare("bob")),
+        "{sessions:?}"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resumed_session_gets_what_its_full_parked_queue_could_not_take() {
+    // What a full parked queue could not take waited as an offline
+    // message, for an initial presence a resumed session never sends.
+    let mut limits = HubLimits::default();
+    limits.parked_queue = 3;
+    let hub = start_hub_with(limits).await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    switch.hold(true);
+    cut_and_park(&hub, &switch, &alice, &to, 1).await;
+    let mut expected = vec!["wake".to_owned()];
+    for i in 0..10 {
+        let text = format!("over-{i}");
+        alice
+            .send_confirmed(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    switch.hold(false);
+    assert_once(&bodies(&mut events, expected.len()).await, &expected);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resumption_sends_more_than_a_tls_buffer_at_once() {
+    // The hub wrote the parked stanzas into rustls in one go, beyond its
+    // 64 KiB buffer: the connection failed half written and the session
+    // was lost.
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    switch.hold(true);
+    cut_and_park(&hub, &switch, &alice, &to, 1).await;
+    let mut expected = vec!["wake".to_owned()];
+    let filler = "z".repeat(2000);
+    for i in 0..100 {
+        let text = format!("big-{i}-{filler}");
+        alice
+            .send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    alice
+        .send_confirmed(Message::chat(to.clone(), "last"))
+        .await
+        .unwrap();
+    expected.push("last".to_owned());
+    switch.hold(false);
+    let got = bodies(&mut events, expected.len()).await;
+    assert_eq!(got, expected, "each message exactly once, in order");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cut_while_the_application_lags_loses_no_message() {
+    // A connection that failed while the application's event queue was
+    // full dropped the stanzas already read (and counted in XEP-0198 `h`):
+    // the hub never sent them again.
+    const N: usize = 400;
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    // Bob's application does not read for now: his client stops reading
+    // once 256 events wait.
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    let mut expected = Vec::new();
+    for i in 0..N {
+        let text = format!("lag-{i}");
+        alice
+            .send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The cut shows when bob's client writes.
+    switch.kill();
+    bob.send(Message::chat(alice.jid().clone().into(), "poke"))
+        .await
+        .unwrap();
+    let got = bodies(&mut events, N).await;
+    assert_eq!(got, expected, "each message exactly once, in order");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_kicked_for_not_reading_resumes_and_gets_everything() {
+    // The hub disconnects a client that stops reading (1000 stanzas
+    // unacknowledged): the stanza it refused then waited unnoticed, as an
+    // offline message, while the client resumed.
+    const N: usize = 1500;
+    // Room for all of them while parked: nothing goes to offline storage.
+    let mut limits = HubLimits::default();
+    limits.parked_queue = 10_000;
+    let hub = start_hub_with(limits).await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    let mut expected = Vec::new();
+    for i in 0..N {
+        let text = format!("flood-{i}");
+        alice
+            .send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    alice
+        .send_confirmed(Message::chat(to.clone(), "last"))
+        .await
+        .unwrap();
+    expected.push("last".to_owned());
+    let mut got = Vec::new();
+    let mut kicked = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < expected.len() {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                got.extend(m.body().map(str::to_owned));
+            }
+            // The stream error, or the socket closed after it.
+            Ok(Some(ClientEvent::Disconnected { .. })) => kicked = true,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert!(kicked, "bob was not disconnected for not reading");
+    assert_once(&got, &expected);
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_confirmed_send_survives_a_cut_during_the_reconnection() {
+    // Given while the client reconnected, a confirmed send was confirmed
+    // by a ping on that connection: cut before it was online, the send
+    // failed although the stanza itself went out on the next one. And a
+    // connection cut before its resumption was answered lost the session.
+    let hub = start_hub().await;
+    let mut alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let (bob, mut bob_events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    switch.hold(true);
+    cut_and_park(&hub, &switch, &alice, &to, 1).await;
+    let sending = tokio::spawn({
+        let bob = bob.clone();
+        let to: Jid = alice.jid().clone().into();
+        async move { bob.send_confirmed(Message::chat(to, "during")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The next connection is cut in its TLS handshake.
+    switch.cut_next_after(500);
+    switch.hold(false);
+    tokio::time::timeout(WAIT, sending)
+        .await
+        .expect("confirmed in time")
+        .unwrap()
+        .expect("confirmed, not failed");
+    let (text, _) = next_where(&mut alice, "bob's message", body).await;
+    assert_eq!(text, "during");
+    nothing_where(&mut alice, |s| body(s).is_some()).await;
+    let mut resumed = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(300), bob_events.next()).await
+    {
+        if let ClientEvent::Online { resumed: r, .. } = event {
+            resumed.push(r);
+        }
+    }
+    assert_eq!(resumed, vec![true], "bob resumed his session");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resumption_takes_over_a_connection_the_hub_thinks_alive() {
+    // The client's connection died without the hub noticing (no FIN, no
+    // RST): its resumption found the session still live, not parked, and
+    // failed; the new session got what the old one had sent again.
+    let hub = start_hub().await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    switch.half_open(true);
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let text = format!("before-{i}");
+        alice
+            .send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    let mut got = bodies(&mut events, expected.len()).await;
+    switch.kill();
+    // Bob's client notices the cut when this arrives; the hub does not.
+    alice
+        .send_confirmed(Message::chat(to.clone(), "after"))
+        .await
+        .unwrap();
+    expected.push("after".to_owned());
+    let mut resumed = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < expected.len() {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                got.extend(m.body().map(str::to_owned));
+            }
+            Ok(Some(ClientEvent::Online { resumed: r, .. })) => resumed.push(r),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert_eq!(resumed, vec![true], "bob resumed his session");
+    // Nothing comes twice.
+    while let Ok(Some(event)) =
+        tokio::time::timeout(Duration::from_millis(300), events.next()).await
+    {
+        if let ClientEvent::Stanza(Stanza::Message(m)) = event {
+            got.extend(m.body().map(str::to_owned));
+        }
+    }
+    assert_eq!(got, expected, "each message exactly once, in order");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_kicked_for_a_full_mailbox_resumes_and_gets_everything() {
+    // A session whose mailbox overflowed was ended for good: its client
+    // could not resume, and what it had been sent came again, on a new
+    // session, after its next initial presence.
+    const N: usize = 300;
+    let mut limits = HubLimits::default();
+    limits.session_queue = 1;
+    let hub = start_hub_with(limits).await;
+    let alice = online(&hub, "alice").await;
+    let switch = killable::KillSwitch::default();
+    let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
+    let to: Jid = bob.jid().clone().into();
+    let mut expected = Vec::new();
+    for i in 0..N {
+        let text = format!("burst-{i}");
+        alice
+            .send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        expected.push(text);
+    }
+    alice
+        .send_confirmed(Message::chat(to.clone(), "last"))
+        .await
+        .unwrap();
+    expected.push("last".to_owned());
+    let mut got = Vec::new();
+    let mut resumed = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < expected.len() {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ClientEvent::Stanza(Stanza::Message(m)))) => {
+                got.extend(m.body().map(str::to_owned));
+            }
+            Ok(Some(ClientEvent::Online { resumed: r, .. })) => resumed.push(r),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    assert!(
+        resumed.iter().all(|r| *r),
+        "every reconnection resumed: {resumed:?}"
+    );
+    assert_once(&got, &expected);
     hub.shutdown().await;
 }
 

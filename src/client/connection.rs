@@ -450,14 +450,15 @@ impl ClientConnection {
     /// transport failed). `None` without an enabled, resumable stream
     /// management session.
     ///
-    /// A connection created with [`resume`](Self::resume) that ended before
-    /// the server answered the resumption gives back the session it was
-    /// resuming (with the stanzas sent since), so that the next attempt
-    /// can resume it still.
+    /// A connection made with [`resume`](Self::resume) that ends before the
+    /// server answered the resumption (cut during TLS, SASL or the
+    /// `<resume/>` itself) gives back the state it was given, with what was
+    /// sent meanwhile: the session may still be waiting on the server, and
+    /// the next connection can try again.
     pub fn take_resume_state(&mut self) -> Option<ResumeState> {
         if let Some(mut state) = self.resume.take() {
             state.unacked.extend(self.queued.drain(..));
-            state.next_token = self.next_token;
+            state.next_token = state.next_token.max(self.next_token);
             return Some(state);
         }
         let jid = self.bound.clone()?;
@@ -924,6 +925,16 @@ impl ClientConnection {
                 resumed: true,
             });
             self.flush_queue(now);
+            // What was written again (and queued meanwhile) is confirmed at
+            // once, not at the next cadence: the `<r/>` of the lost
+            // connection may never have reached the server.
+            if self
+                .sm
+                .as_ref()
+                .is_some_and(|sm| sm.outbound.outstanding() > 0 && sm.outbound.since_request() > 0)
+            {
+                self.request_ack_inner(now);
+            }
         } else if sm::Failed::matches(element) {
             self.resume_failed();
             self.bind(features);

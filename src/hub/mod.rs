@@ -25,7 +25,9 @@
 //! - Client streams (RFC 6120) over STARTTLS (required by default), direct
 //!   TLS (XEP-0368) and WebSocket (RFC 7395), with SCRAM from the
 //!   [`UserStore`], XEP-0198 stream management and resumption: a client
-//!   that reconnects within the resume window loses nothing.
+//!   that reconnects within the resume window loses nothing (also when
+//!   the hub has not noticed yet that its previous connection died: the
+//!   new connection takes the session over).
 //! - Routing (RFC 6120 section 10, RFC 6121 section 8) to full and bare
 //!   JIDs, to the server, to components; `from` is always stamped by the
 //!   hub; errors (`service-unavailable`, `remote-server-not-found`, ...)
@@ -42,9 +44,10 @@
 //!   and the account (no `+notify` filtering).
 //! - Isolation: every connection is its own task with a bounded mailbox;
 //!   a client that does not read is disconnected with `resource-constraint`
-//!   instead of growing memory or stalling others, and a client that
-//!   floods another is slowed to the pace its recipient reads at.
-//!   Unfinished negotiations end at [`HubLimits::negotiation_timeout`].
+//!   (its session waits for it to resume) instead of growing memory or
+//!   stalling others, and a client that floods another is slowed to the
+//!   pace its recipient reads at. Unfinished negotiations end at
+//!   [`HubLimits::negotiation_timeout`].
 //!
 //! - Durability: everything is kept in a [`Store`]
 //!   ([`HubBuilder::database`] for SQLite). Chat and normal messages to an

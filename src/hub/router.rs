@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::pubsub::{Pubsub, PubsubAccess, PubsubLimits};
 use super::roster::{RosterEffect, Rosters};
@@ -42,11 +42,19 @@ use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 /// What a session's task is told out of band.
 #[derive(Debug)]
 pub(crate) enum Control {
-    /// Close the stream with this error (a stuck client, a replaced
-    /// resource).
-    Kick(StreamError),
+    /// Close the stream with this error: a replaced resource (the session
+    /// is over), or with `park` a client that does not read fast enough
+    /// (the session waits for it to resume, like after a lost connection).
+    Kick { error: StreamError, park: bool },
     /// The hub shuts down: close the stream (`system-shutdown`).
     Shutdown,
+    /// The client resumes XEP-0198 session `previd` on a new connection:
+    /// if it is this one's, this connection (presumably dead, unnoticed
+    /// yet) ends and parks the session, then says so on `parked`.
+    Takeover {
+        previd: String,
+        parked: oneshot::Sender<()>,
+    },
 }
 
 /// A stanza on its way to a session, with its spool entry when it is a
@@ -101,18 +109,25 @@ impl Control {
     /// The stream error that ends the session.
     pub(crate) fn into_error(self) -> StreamError {
         match self {
-            Self::Kick(error) => error,
+            Self::Kick { error, .. } => error,
             Self::Shutdown => StreamError::new(StreamErrorCondition::SystemShutdown)
                 .with_text("the hub is shutting down"),
+            Self::Takeover { .. } => Self::taken_over(),
         }
+    }
+
+    /// How a session handed over to a new connection ends.
+    pub(crate) fn taken_over() -> StreamError {
+        StreamError::new(StreamErrorCondition::Conflict)
+            .with_text("the session was resumed on another connection")
     }
 }
 
 impl Mailbox {
     /// Closes the session with `error`, once.
-    pub(crate) fn kick(&self, error: StreamError) {
+    pub(crate) fn kick(&self, error: StreamError, park: bool) {
         if !self.kicked.swap(true, Ordering::SeqCst) {
-            let _gone = self.control.send(Control::Kick(error));
+            let _gone = self.control.send(Control::Kick { error, park });
         }
     }
 
@@ -125,8 +140,19 @@ impl Mailbox {
         self.stanzas.capacity().saturating_mul(2) <= self.stanzas.max_capacity()
     }
 
+    /// Asks the session to hand XEP-0198 session `previd` over, if it is
+    /// its own (see [`Control::Takeover`]).
+    pub(crate) fn take_over(&self, previd: &str, parked: oneshot::Sender<()>) {
+        let _gone = self.control.send(Control::Takeover {
+            previd: previd.to_owned(),
+            parked,
+        });
+    }
+
     /// Offers a stanza; gives it back if the session is gone or stuck (a
-    /// stuck session is kicked).
+    /// stuck session is kicked, and parked for its client to resume: the
+    /// hub's own scheduling can fill a mailbox too, and what the session
+    /// sent must not be sent again on a new one).
     fn offer(&self, stanza: Delivery) -> Result<(), Delivery> {
         match self.stanzas.try_send(stanza) {
             Ok(()) => Ok(()),
@@ -134,6 +160,7 @@ impl Mailbox {
                 self.kick(
                     StreamError::new(StreamErrorCondition::ResourceConstraint)
                         .with_text("the client does not read its stream fast enough"),
+                    true,
                 );
                 Err(stanza)
             }
@@ -226,6 +253,15 @@ struct Resource {
     interested: bool,
     /// Entities it sent directed presence to (RFC 6121 4.6).
     directed: HashSet<Jid>,
+}
+
+/// A session whose connection ended, on its way to be parked.
+pub(crate) struct Leaving {
+    pub(crate) state: ResumeState,
+    /// Spool entries among `state.unacked`, by token.
+    pub(crate) durable: HashMap<StanzaToken, u64>,
+    /// Stanzas for the session that were never sent, in order.
+    pub(crate) waiting: Vec<Delivery>,
 }
 
 pub(crate) struct Parked {
@@ -532,7 +568,8 @@ impl Router {
     // ---- binding, parking, resuming ---------------------------------------
 
     /// Binds `jid` to `mailbox`. A session already holding the resource
-    /// is replaced (RFC 6120 7.7.2.2: it gets a `conflict` stream error).
+    /// is replaced (RFC 6120 7.7.2.2: it gets a `conflict` stream error);
+    /// a parked one ends, as when its resume window passes.
     pub(crate) fn bind(&self, jid: &FullJid, mailbox: &Mailbox) -> Result<(), DefinedCondition> {
         let mut state = self.state();
         let resources = state.users.entry(jid.to_bare()).or_default();
@@ -541,6 +578,7 @@ impl Router {
                 old.kick(
                     StreamError::new(StreamErrorCondition::Conflict)
                         .with_text("replaced by a new connection"),
+                    false,
                 );
             }
         } else if resources.len() >= self.config.limits.max_resources {
@@ -555,33 +593,65 @@ impl Router {
                 directed: HashSet::new(),
             },
         );
-        if let Some(Link::Parked(id)) = old.map(|r| r.link) {
-            state.parked.remove(&id);
+        let replaced = match old.map(|r| r.link) {
+            Some(Link::Parked(id)) => state.parked.remove(&id),
+            _ => None,
+        };
+        drop(state);
+        if let Some(parked) = replaced {
+            // The client bound the resource again instead of resuming: the
+            // parked session is over, as if its window had passed. Its
+            // spooled messages wait again (for this session's initial
+            // presence, or another resource). Dropped as it was, they
+            // stayed marked as sent on a session that no longer existed,
+            // never delivered, and its stored session stayed behind.
+            let unacked = self.release(
+                Some(&parked.state.id),
+                parked.state.unacked,
+                &parked.durable,
+            );
+            self.gone(jid, None, unacked);
         }
         Ok(())
     }
 
-    /// Parks a session whose connection was lost, for resumption.
+    /// Parks a session whose connection was lost, for resumption: its
+    /// state, with `leaving.waiting` (what its machine refused) and then
+    /// what is left in its `inbox`, in that order, as stanzas to send when
+    /// it resumes.
+    ///
+    /// The inbox is emptied under the router's lock, where every stanza
+    /// for a live session is offered: one offered before the session is
+    /// parked cannot then land in the mailbox behind a later one that
+    /// went straight to the parked session.
+    ///
+    /// `Err` gives everything back when the resource is no longer this
+    /// session's (replaced meanwhile): the session is to end for good.
     pub(crate) fn park(
         &self,
         now: Instant,
         mailbox: &Mailbox,
-        state: ResumeState,
-        durable: HashMap<StanzaToken, u64>,
-        waiting: Vec<Delivery>,
-    ) {
+        mut leaving: Leaving,
+        inbox: &mut mpsc::Receiver<Delivery>,
+    ) -> Result<(), Leaving> {
         let mut guard = self.state();
-        let st = &mut *guard;
-        let Some(resource) = st
-            .users
-            .get_mut(&state.jid.to_bare())
-            .and_then(|r| r.get_mut(state.jid.resource()))
-        else {
-            return;
-        };
-        if !matches!(&resource.link, Link::Live(live) if live.conn == mailbox.conn) {
-            return;
+        while let Ok(delivery) = inbox.try_recv() {
+            leaving.waiting.push(delivery);
         }
+        let st = &mut *guard;
+        let ours = st
+            .users
+            .get_mut(&leaving.state.jid.to_bare())
+            .and_then(|r| r.get_mut(leaving.state.jid.resource()))
+            .filter(|r| matches!(&r.link, Link::Live(live) if live.conn == mailbox.conn));
+        let Some(resource) = ours else {
+            return Err(leaving);
+        };
+        let Leaving {
+            state,
+            durable,
+            waiting,
+        } = leaving;
         resource.link = Link::Parked(state.id.clone());
         let mut parked = Parked {
             state,
@@ -593,12 +663,17 @@ impl Router {
             park_stanza(&mut parked, delivery);
         }
         st.parked.insert(parked.state.id.clone(), parked);
+        Ok(())
     }
 
     /// Takes a parked session for `user` to resume on `mailbox`.
     /// A session read back from the store at start gets its stanzas from
     /// the spool: those sent on it that the client has not acknowledged
     /// (`h`), then those waiting for the account.
+    ///
+    /// An `h` acknowledging more than was sent is refused while the
+    /// session is still parked: the resumption would fail after taking it,
+    /// and the session (with its spooled messages) would be lost.
     pub(crate) fn resume(
         &self,
         user: &BareJid,
@@ -608,15 +683,19 @@ impl Router {
     ) -> Option<Parked> {
         let mut guard = self.state();
         let st = &mut *guard;
-        if st.parked.get(previd)?.state.jid.to_bare() != *user {
+        let parked = st.parked.get(previd)?;
+        let valid_h = parked.restored
+            || usize::try_from(h.wrapping_sub(parked.state.outbound_acked))
+                .is_ok_and(|acked| acked <= parked.state.unacked.len());
+        if parked.state.jid.to_bare() != *user || !valid_h {
             return None;
         }
-        let mut parked = st.parked.remove(previd)?;
         let jid = parked.state.jid.clone();
         let resource = st
             .users
             .get_mut(&jid.to_bare())
             .and_then(|r| r.get_mut(jid.resource()))?;
+        let mut parked = st.parked.remove(previd)?;
         resource.link = Link::Live(mailbox.clone());
         if parked.restored {
             // The client was available when the hub stopped.
@@ -625,6 +704,25 @@ impl Router {
             self.rebuild(&mut parked, h);
         }
         Some(parked)
+    }
+
+    /// The live sessions of `user` on other connections than `conn`: one
+    /// may hold a session its client resumes on `conn` (its connection
+    /// died, and the hub has not noticed yet).
+    pub(crate) fn live_elsewhere(&self, user: &BareJid, conn: u64) -> Vec<Mailbox> {
+        self.state()
+            .users
+            .get(user)
+            .map(|resources| {
+                resources
+                    .values()
+                    .filter_map(|r| match &r.link {
+                        Link::Live(mailbox) if mailbox.conn != conn => Some(mailbox.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Fills a restored session from the spool.
@@ -1082,10 +1180,16 @@ impl Router {
                 if let Err(back) = self.to_available(bare, fanout, delivery, out)
                     && let Some(id) = back.spool
                 {
-                    // No available resource (RFC 6121 8.5.2.2.1): kept as an
-                    // offline message, unless only chat states.
+                    // No available resource (RFC 6121 8.5.2.2.1), or none
+                    // could take it (a parked session's queue is full): kept
+                    // as an offline message, unless only chat states. It
+                    // waits for the account's next initial presence, or its
+                    // sessions' next acknowledgement: a session that resumes
+                    // sends no initial presence.
                     let keep = matches!(&back.stanza, Stanza::Message(m) if spool::keep_offline(m));
-                    if !keep {
+                    if keep {
+                        self.set_waiting(bare, true);
+                    } else {
                         let _ = self.store().spool_remove(id);
                     }
                     self.unclaim(id);
@@ -1646,4 +1750,114 @@ pub(crate) fn random_resource() -> String {
         name.push_str(&format!("{byte:02x}"));
     }
     name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::pubsub::PubsubLimits;
+    use crate::hub::roster::RosterLimits;
+    use crate::hub::store::MemoryStore;
+    use crate::hub::users::MemoryUsers;
+    use crate::stanza::Message;
+
+    fn router() -> Router {
+        let users = MemoryUsers::new().with_iterations(4096);
+        users.add("bob@example.net", "secret").unwrap();
+        let config = RouterConfig {
+            domains: vec!["example.net".to_owned()],
+            components: HashMap::new(),
+            users: Arc::new(users),
+            store: Arc::new(MemoryStore::new()),
+            limits: HubLimits::default(),
+            pubsub_domain: "pubsub.example.net".to_owned(),
+            pubsub_limits: PubsubLimits::default(),
+        };
+        let rosters = Rosters::with_domains(RosterLimits::default(), ["example.net"]);
+        Router::new(config, rosters).unwrap()
+    }
+
+    fn chat(to: &FullJid, body: &str) -> Delivery {
+        let from: Jid = "alice@example.net/desk".parse().unwrap();
+        Stanza::Message(Message::chat(to.clone().into(), body).with_from(from)).into()
+    }
+
+    fn bodies(parked: &Parked) -> Vec<&str> {
+        parked
+            .state
+            .unacked
+            .iter()
+            .filter_map(|(_, stanza)| match stanza {
+                Stanza::Message(m) => m.body(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_parked_session_keeps_its_mailbox_ahead_of_later_stanzas() {
+        // "first" reached the live session's mailbox; the session then
+        // parked, and "second" went straight to the parked state. Emptying
+        // the mailbox into the parked state under the router's lock keeps
+        // "first" ahead (the soak test once saw them swapped).
+        let router = router();
+        let bob: FullJid = "bob@example.net/phone".parse().unwrap();
+        let (live, mut inbox) = mailbox(1, 8);
+        router.bind(&bob, &live).unwrap();
+        router.redeliver(chat(&bob, "first"));
+        let state = ResumeState {
+            id: "s1".to_owned(),
+            location: None,
+            jid: bob.clone(),
+            inbound: 0,
+            outbound_acked: 0,
+            unacked: Vec::new(),
+            next_token: 0,
+        };
+        let leaving = Leaving {
+            state,
+            durable: HashMap::new(),
+            waiting: Vec::new(),
+        };
+        assert!(
+            router
+                .park(Instant::now(), &live, leaving, &mut inbox.stanzas)
+                .is_ok()
+        );
+        router.redeliver(chat(&bob, "second"));
+        let (next, _next_inbox) = mailbox(2, 8);
+        let parked = router.resume(&bob.to_bare(), "s1", 0, &next).unwrap();
+        assert_eq!(bodies(&parked), ["first", "second"]);
+        assert_eq!(parked.durable.len(), 2, "both are spooled until acknowledged");
+    }
+
+    #[test]
+    fn a_replaced_session_is_not_parked_and_gives_everything_back() {
+        let router = router();
+        let bob: FullJid = "bob@example.net/phone".parse().unwrap();
+        let (old, mut old_inbox) = mailbox(1, 8);
+        router.bind(&bob, &old).unwrap();
+        router.redeliver(chat(&bob, "for the old one"));
+        let (new, _new_inbox) = mailbox(2, 8);
+        router.bind(&bob, &new).unwrap();
+        let leaving = Leaving {
+            state: ResumeState {
+                id: "s1".to_owned(),
+                location: None,
+                jid: bob.clone(),
+                inbound: 0,
+                outbound_acked: 0,
+                unacked: Vec::new(),
+                next_token: 0,
+            },
+            durable: HashMap::new(),
+            waiting: Vec::new(),
+        };
+        let Err(back) = router.park(Instant::now(), &old, leaving, &mut old_inbox.stanzas) else {
+            panic!("a replaced session was parked");
+        };
+        assert_eq!(back.waiting.len(), 1, "its mailbox came back");
+        let (third, _third_inbox) = mailbox(3, 8);
+        assert!(router.resume(&bob.to_bare(), "s1", 0, &third).is_none());
+    }
 }

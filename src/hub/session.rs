@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::Inner;
-use super::router::{Delivery, Inbox, Mailbox, Parked, Sender, mailbox, random_resource};
+use super::router::{
+    Control, Delivery, Inbox, Leaving, Mailbox, Parked, Sender, mailbox, random_resource,
+};
 use super::spool;
 use super::store::StoredSession;
 use crate::component::{self, ComponentConnection};
@@ -64,6 +66,9 @@ where
         ended: false,
         durable: HashMap::new(),
         pause: None,
+        refused: Vec::new(),
+        pending_resume: None,
+        takeover: None,
     };
     let _exit = driver::run(&mut engine, &mut io, &TokioSleeper, &mut host).await;
     if !host.ended {
@@ -115,6 +120,29 @@ struct ClientHost {
     /// The client's last stanza congested a recipient: its next one waits
     /// until this fires ([`CONGESTION_PAUSE`]); kept once made.
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Spooled messages the ending machine refused, for [`end`](Self::end).
+    refused: Vec<Delivery>,
+    /// A resumption waiting for another connection to hand the session
+    /// over.
+    pending_resume: Option<PendingResume>,
+    /// This session is handed over to a new connection: told once parked.
+    takeover: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// How long a resumption waits for the connection that still holds the
+/// session to hand it over.
+const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
+
+/// A resumption of a session that was not parked: the client's previous
+/// connection is dead, but the hub has not noticed yet (XEP-0198: the new
+/// connection takes the session over).
+struct PendingResume {
+    user: BareJid,
+    previd: String,
+    h: u32,
+    /// One per live session of the user that was asked.
+    replies: Vec<tokio::sync::oneshot::Receiver<()>>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl ClientHost {
@@ -149,25 +177,58 @@ impl ClientHost {
                         FullJid::new(user.node(), user.domain(), &random_resource()).ok()
                     })
                 });
+                // A connection that ended meanwhile binds nothing: it would
+                // hold the resource with nobody behind it.
+                let alive = alive(engine);
                 let result = match jid {
-                    Some(jid) => self.hub.router.bind(&jid, &self.mailbox).map(|()| jid),
-                    None => Err(DefinedCondition::InternalServerError),
+                    Some(jid) if alive => self.hub.router.bind(&jid, &self.mailbox).map(|()| jid),
+                    _ => Err(DefinedCondition::InternalServerError),
                 };
                 engine.with_machine(|m| {
                     let _ = m.complete_bind(now, result);
                 });
             }
             server::Event::Resume { previd, h } => {
-                let parked = self
-                    .user(engine)
-                    .and_then(|user| self.hub.router.resume(&user, &previd, h, &self.mailbox));
-                match parked {
-                    Some(parked) => self.resumed(engine, now, parked, h),
-                    None => {
-                        engine.with_machine(|m| {
-                            let _ = m.complete_resume(now, None);
-                        });
-                    }
+                // A connection that ended meanwhile (its end is queued
+                // behind this event) cannot resume the session: taken, it
+                // would be lost with the connection, never parked again.
+                // It stays parked for the client's next attempt.
+                let alive = alive(engine);
+                let Some(user) = self.user(engine).filter(|_| alive) else {
+                    engine.with_machine(|m| {
+                        let _ = m.complete_resume(now, None);
+                    });
+                    return;
+                };
+                if let Some(parked) = self.hub.router.resume(&user, &previd, h, &self.mailbox) {
+                    self.resumed(engine, now, parked, h);
+                    return;
+                }
+                // Not parked: maybe still held by a connection the hub
+                // has not seen die. Its sessions are asked to hand it over.
+                let replies: Vec<_> = self
+                    .hub
+                    .router
+                    .live_elsewhere(&user, self.mailbox.conn)
+                    .into_iter()
+                    .map(|other| {
+                        let (parked, reply) = tokio::sync::oneshot::channel();
+                        other.take_over(&previd, parked);
+                        reply
+                    })
+                    .collect();
+                if replies.is_empty() {
+                    engine.with_machine(|m| {
+                        let _ = m.complete_resume(now, None);
+                    });
+                } else {
+                    self.pending_resume = Some(PendingResume {
+                        user,
+                        previd,
+                        h,
+                        replies,
+                        deadline: Box::pin(tokio::time::sleep(TAKEOVER_WAIT)),
+                    });
                 }
             }
             server::Event::Online { jid, .. } => self.jid = Some(jid),
@@ -215,6 +276,52 @@ impl ClientHost {
             }
             server::Event::Authenticated { .. } => {}
         }
+    }
+
+    /// A resumption waiting for a takeover: once a session answered (or
+    /// the wait is over), the session is looked for again. `true` when the
+    /// resumption was completed, either way.
+    fn poll_takeover(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<ServerConnection>,
+        now: Instant,
+    ) -> bool {
+        let Some(pending) = self.pending_resume.as_mut() else {
+            return false;
+        };
+        let before = pending.replies.len();
+        pending
+            .replies
+            .retain_mut(|reply| Pin::new(reply).poll(cx).is_pending());
+        let answered = pending.replies.len() < before;
+        let timed_out = pending.deadline.as_mut().poll(cx).is_ready();
+        if !answered && !timed_out {
+            return false;
+        }
+        let parked = if alive(engine) {
+            self.hub
+                .router
+                .resume(&pending.user, &pending.previd, pending.h, &self.mailbox)
+        } else {
+            None
+        };
+        let waiting = !pending.replies.is_empty() && !timed_out;
+        let h = pending.h;
+        match parked {
+            Some(parked) => {
+                self.pending_resume = None;
+                self.resumed(engine, now, parked, h);
+            }
+            None if waiting => return false,
+            None => {
+                self.pending_resume = None;
+                engine.with_machine(|m| {
+                    let _ = m.complete_resume(now, None);
+                });
+            }
+        }
+        true
     }
 
     /// A resumption: the parked session's stanzas go out again; the spool
@@ -349,10 +456,21 @@ impl ClientHost {
     }
 
     /// A stanza this session could not take (it is ending): its sender
-    /// learns it; a spooled message waits for another resource.
-    fn undeliverable(&self, stanza: Stanza, spool: Option<u64>) {
+    /// learns it; a spooled message stays with the session, to be parked
+    /// with it (or to wait for another resource if it is not parked).
+    /// Merely unclaimed, it would wait unnoticed while the client resumes
+    /// the session again and again.
+    fn undeliverable(&mut self, stanza: Stanza, spool: Option<u64>) {
         if let Some(id) = spool {
-            self.hub.router.unclaim(id);
+            let delivery = Delivery {
+                stanza,
+                spool: Some(id),
+            };
+            if self.ended {
+                self.hub.router.redeliver(delivery);
+            } else {
+                self.refused.push(delivery);
+            }
             return;
         }
         if let Some(reply) =
@@ -373,34 +491,81 @@ impl ClientHost {
         let state = engine
             .with_machine(ServerConnection::take_resume_state)
             .flatten();
-        let mut waiting: Vec<Delivery> = Vec::new();
+        // In the order they came: those the machine refused, then the
+        // mailbox.
+        let waiting: Vec<Delivery> = std::mem::take(&mut self.refused);
+        let durable = std::mem::take(&mut self.durable);
+        let (state, durable, mut waiting) = match state {
+            Some(state) if !clean && !self.stopping && !self.hub.closing() => {
+                let leaving = Leaving {
+                    state,
+                    durable,
+                    waiting,
+                };
+                let parked =
+                    self.hub
+                        .router
+                        .park(now, &self.mailbox, leaving, &mut self.inbox.stanzas);
+                if let Some(told) = self.takeover.take() {
+                    let _ = told.send(());
+                }
+                match parked {
+                    Ok(()) => return,
+                    // Replaced meanwhile: the session ends for good.
+                    Err(back) => (Some(back.state), back.durable, back.waiting),
+                }
+            }
+            state => (state, durable, waiting),
+        };
         while let Ok(delivery) = self.inbox.stanzas.try_recv() {
             waiting.push(delivery);
         }
-        let durable = std::mem::take(&mut self.durable);
-        match state {
-            Some(state) if !clean && !self.stopping && !self.hub.closing() => {
-                self.hub
-                    .router
-                    .park(now, &self.mailbox, state, durable, waiting);
+        let session = state.as_ref().map(|s| s.id.clone());
+        let unacked = state.map(|s| s.unacked).unwrap_or_default();
+        let mut rest = self
+            .hub
+            .router
+            .release(session.as_deref(), unacked, &durable);
+        for delivery in waiting {
+            match delivery.spool {
+                Some(id) => self.hub.router.unclaim(id),
+                None => rest.push(delivery.stanza),
             }
-            state => {
-                let session = state.as_ref().map(|s| s.id.clone());
-                let unacked = state.map(|s| s.unacked).unwrap_or_default();
-                let mut rest = self
-                    .hub
-                    .router
-                    .release(session.as_deref(), unacked, &durable);
-                for delivery in waiting {
-                    match delivery.spool {
-                        Some(id) => self.hub.router.unclaim(id),
-                        None => rest.push(delivery.stanza),
-                    }
+        }
+        self.hub.router.gone(&jid, Some(&self.mailbox), rest);
+    }
+
+    /// Takes one output of the connection.
+    fn take(
+        &mut self,
+        engine: &mut Engine<ServerConnection>,
+        output: Output<server::Event, CloseReason>,
+    ) {
+        let now = Instant::now();
+        match output {
+            Output::Event(event) => self.on_event(engine, now, event),
+            Output::Closed(reason) => {
+                if !self.ended {
+                    let clean = matches!(reason, CloseReason::Closed | CloseReason::PeerClosed);
+                    self.end(engine, now, clean);
                 }
-                self.hub.router.gone(&jid, Some(&self.mailbox), rest);
+            }
+            Output::Failed(_) => {
+                if !self.ended {
+                    self.end(engine, now, false);
+                }
             }
         }
     }
+}
+
+/// Whether the connection still runs: neither its machine closed nor its
+/// transport failed (TLS, backlog). Its ending may be queued behind the
+/// event being handled, and what the machine says after it (`Online`) would
+/// come too late: the session would end unbound, neither parked nor
+/// released.
+fn alive(engine: &Engine<ServerConnection>) -> bool {
+    !engine.is_ending() && engine.machine().is_some_and(|m| !m.is_closed())
 }
 
 /// Sends through the engine's machine with `send` (its `try_send`); a
@@ -428,22 +593,19 @@ impl Host<ServerConnection> for ClientHost {
             // Not read further until the pause is over.
             return Err(output);
         }
-        let now = Instant::now();
-        match output {
-            Output::Event(event) => self.on_event(engine, now, event),
-            Output::Closed(reason) => {
-                if !self.ended {
-                    let clean = matches!(reason, CloseReason::Closed | CloseReason::PeerClosed);
-                    self.end(engine, now, clean);
-                }
-            }
-            Output::Failed(_) => {
-                if !self.ended {
-                    self.end(engine, now, false);
-                }
-            }
-        }
+        self.take(engine, output);
         Ok(())
+    }
+
+    fn deliver_final(
+        &mut self,
+        _cx: &mut Context<'_>,
+        engine: &mut Engine<ServerConnection>,
+        output: Output<server::Event, CloseReason>,
+    ) {
+        // No pause: nothing more is read anyway, and a stanza counted as
+        // received must be routed.
+        self.take(engine, output);
     }
 
     fn poll_command(
@@ -452,8 +614,25 @@ impl Host<ServerConnection> for ClientHost {
         engine: &mut Engine<ServerConnection>,
     ) -> Poll<bool> {
         let now = Instant::now();
+        if self.poll_takeover(cx, engine, now) {
+            return Poll::Ready(true);
+        }
         if let Poll::Ready(Some(control)) = self.inbox.control.poll_recv(cx) {
-            self.stopping = true;
+            if let Control::Takeover { previd, parked } = control {
+                let mine = engine
+                    .machine()
+                    .and_then(|m| m.sm_counters())
+                    .is_some_and(|(id, _)| id == previd);
+                if mine && !self.ended {
+                    // Not stopping: `end` parks the session, then tells.
+                    self.takeover = Some(parked);
+                    engine.with_machine(|m| m.close_with_error(now, Control::taken_over()));
+                }
+                return Poll::Ready(true);
+            }
+            // Parked unless the session is over (a replaced resource, the
+            // hub's shutdown).
+            self.stopping = !matches!(control, Control::Kick { park: true, .. });
             engine.with_machine(|m| m.close_with_error(now, control.into_error()));
             return Poll::Ready(true);
         }
@@ -575,6 +754,16 @@ impl Host<ComponentConnection> for ComponentHost {
             Output::Closed(_) | Output::Failed(_) => self.detach(),
         }
         Ok(())
+    }
+
+    fn deliver_final(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<ComponentConnection>,
+        output: Output<component::Event, component::CloseReason>,
+    ) {
+        // `deliver` takes everything.
+        let _taken = self.deliver(cx, engine, output);
     }
 
     fn poll_command(

@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::channel::{mpsc, oneshot};
-use futures::future::{Either, select};
 use futures::io::{AsyncRead, AsyncWrite};
 use futures::{SinkExt as _, Stream, StreamExt as _};
 use rustls::pki_types::ServerName;
@@ -311,9 +310,10 @@ impl ClientBuilder {
                 close_requested: false,
                 online: Some(online_tx),
                 ending: None,
-                held_event: None,
+                held: VecDeque::new(),
                 commands_closed: false,
                 came_online: false,
+                confirm_when_online: Vec::new(),
             },
         };
         spawn(Box::pin(task.run(connector, sleeper)));
@@ -760,10 +760,16 @@ struct ClientHost {
     close_requested: bool,
     online: Option<oneshot::Sender<Result<FullJid, ClientError>>>,
     ending: Option<Ending>,
-    held_event: Option<ClientEvent>,
+    /// Events for the application that its queue could not take yet: at
+    /// most one while a transport runs, what a failed transport had read
+    /// and the `Disconnected` that followed while it reconnects.
+    held: VecDeque<ClientEvent>,
     commands_closed: bool,
     /// Whether the current transport came online.
     came_online: bool,
+    /// Confirmed sends given while the stream was negotiating: whether an
+    /// ack or a ping confirms them is known once it is online.
+    confirm_when_online: Vec<StanzaToken>,
 }
 
 impl ClientTask {
@@ -798,12 +804,13 @@ impl ClientTask {
             }
             let delay = backoff.next_delay();
             let reconnecting = delay.is_some();
-            self.host
-                .emit(ClientEvent::Disconnected {
-                    error,
-                    reconnecting,
-                })
-                .await;
+            // Queued behind what the application has not taken yet; the
+            // client goes on meanwhile (an application that sends before
+            // it reads again must not wait for itself).
+            self.host.held.push_back(ClientEvent::Disconnected {
+                error,
+                reconnecting,
+            });
             let Some(delay) = delay else { break None };
             if !self
                 .host
@@ -816,17 +823,18 @@ impl ClientTask {
         if let Some(online) = self.host.online.take() {
             let _gone = online.send(Err(final_error.unwrap_or(ClientError::Disconnected)));
         } else if let Some(error) = final_error {
-            self.host
-                .emit(ClientEvent::Disconnected {
-                    error,
-                    reconnecting: false,
-                })
-                .await;
+            self.host.held.push_back(ClientEvent::Disconnected {
+                error,
+                reconnecting: false,
+            });
         }
         self.host.fail_all(|| ClientError::Disconnected);
         for waiter in self.host.close_waiters.drain(..) {
             let _gone = waiter.send(());
         }
+        // Last, what the application has not taken yet: it reads it after
+        // `close` returned, or has dropped its events.
+        self.host.emit_held().await;
     }
 
     /// One transport: connect, run, and say how it ended: the error (none
@@ -877,10 +885,6 @@ impl ClientTask {
 }
 
 impl ClientHost {
-    async fn emit(&mut self, event: ClientEvent) {
-        let _gone = self.events.send(event).await;
-    }
-
     fn fail_all(&mut self, error: impl Fn() -> ClientError) {
         for (_, waiter) in self.waiters.drain() {
             waiter.fail(error());
@@ -888,36 +892,40 @@ impl ClientHost {
         for (_, waiter) in self.offline.drain(..) {
             waiter.fail(error());
         }
+        self.confirm_when_online.clear();
     }
 
-    /// Waits until `until` while no transport runs, queueing sends.
+    /// Waits until `until` while no transport runs, queueing sends and
+    /// giving the held events to the application as it takes them.
     /// Returns false when a close was requested (or every handle is gone).
     async fn wait_offline(&mut self, sleeper: &impl Sleeper, until: Instant) -> bool {
         let mut sleep = sleeper.sleep_until(until);
         loop {
-            let next = self.commands.next();
-            match select(sleep, next).await {
-                Either::Left(((), _)) => return true,
-                Either::Right((command, pending_sleep)) => {
-                    sleep = pending_sleep;
-                    match command {
-                        None => {
-                            self.commands_closed = true;
-                            return false;
-                        }
-                        Some(Command::Close(waiter)) => {
-                            self.close_waiters.push(waiter);
-                            self.close_requested = true;
-                            return false;
-                        }
-                        Some(Command::Send {
-                            stanza,
-                            waiter,
-                            accepted,
-                        }) => {
-                            let _gone = accepted.send(self.queue_offline(stanza, waiter));
-                        }
-                    }
+            let woken = std::future::poll_fn(|cx| {
+                self.offer_held(cx);
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                self.commands.poll_next_unpin(cx).map(Some)
+            })
+            .await;
+            match woken {
+                None => return true,
+                Some(None) => {
+                    self.commands_closed = true;
+                    return false;
+                }
+                Some(Some(Command::Close(waiter))) => {
+                    self.close_waiters.push(waiter);
+                    self.close_requested = true;
+                    return false;
+                }
+                Some(Some(Command::Send {
+                    stanza,
+                    waiter,
+                    accepted,
+                })) => {
+                    let _gone = accepted.send(self.queue_offline(stanza, waiter));
                 }
             }
         }
@@ -954,11 +962,11 @@ impl ClientHost {
         let Some(sent) = engine.with_machine(|machine| {
             let result = machine.send(now, stanza);
             let sm = machine.stream_management();
-            (result, sm)
+            (result, sm, machine.is_online())
         }) else {
             return Err(ClientError::Disconnected);
         };
-        let (result, sm) = sent;
+        let (result, sm, online) = sent;
         let token = match result {
             Ok(token) => token,
             Err(error) => {
@@ -977,25 +985,67 @@ impl ClientHost {
                 if sm {
                     self.waiters.insert(token, Waiter::Confirmed(tx));
                     engine.with_machine(|machine| machine.request_ack(now));
+                } else if !online {
+                    // Queued while (re)negotiating: a resumed or newly
+                    // enabled session acknowledges it. A ping sent now would
+                    // fail with this transport if it is cut, although the
+                    // stanza itself is kept for the next one.
+                    self.waiters.insert(token, Waiter::Confirmed(tx));
+                    self.confirm_when_online.push(token);
                 } else {
-                    // No acks: a ping answered proves the server read
-                    // everything before it.
-                    let ping = Iq::get(None, Ping.to_element());
-                    match engine.with_machine(|machine| machine.send(now, ping)) {
-                        Some(Ok(ping_token)) => {
-                            self.waiters.insert(ping_token, Waiter::Confirmed(tx));
-                        }
-                        Some(Err(error)) => {
-                            let _gone = tx.send(Err(error.into()));
-                        }
-                        None => {
-                            let _gone = tx.send(Err(ClientError::Disconnected));
-                        }
-                    }
+                    self.confirm_by_ping(engine, now, tx);
                 }
             }
         }
         Ok(())
+    }
+
+    /// No acks: a ping answered proves the server read everything before
+    /// it.
+    fn confirm_by_ping(
+        &mut self,
+        engine: &mut Engine<ClientConnection>,
+        now: Instant,
+        tx: oneshot::Sender<Result<(), ClientError>>,
+    ) {
+        let ping = Iq::get(None, Ping.to_element());
+        match engine.with_machine(|machine| machine.send(now, ping)) {
+            Some(Ok(ping_token)) => {
+                self.waiters.insert(ping_token, Waiter::Confirmed(tx));
+            }
+            Some(Err(error)) => {
+                let _gone = tx.send(Err(error.into()));
+            }
+            None => {
+                let _gone = tx.send(Err(ClientError::Disconnected));
+            }
+        }
+    }
+
+    /// The stream is online: the confirmed sends queued meanwhile wait for
+    /// an ack, or (without stream management) for a ping.
+    fn confirm_queued(&mut self, engine: &mut Engine<ClientConnection>) {
+        if self.confirm_when_online.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let tokens = std::mem::take(&mut self.confirm_when_online);
+        let sm = engine
+            .with_machine(|machine| machine.stream_management())
+            .unwrap_or(false);
+        if sm {
+            engine.with_machine(|machine| machine.request_ack(now));
+            return;
+        }
+        for token in tokens {
+            // Gone already when acked, failed or handed back to be resent.
+            if let Entry::Occupied(entry) = self.waiters.entry(token)
+                && matches!(entry.get(), Waiter::Confirmed(_))
+                && let Waiter::Confirmed(tx) = entry.remove()
+            {
+                self.confirm_by_ping(engine, now, tx);
+            }
+        }
     }
 
     fn handle_event(&mut self, event: Event) -> Option<ClientEvent> {
@@ -1072,16 +1122,62 @@ impl Waiter {
 }
 
 impl ClientHost {
-    /// Gives an event to the application, or holds it while the queue is
-    /// full (only one is ever held: the driver stops delivering then).
-    fn offer(&mut self, cx: &mut Context<'_>, event: ClientEvent) {
-        match self.events.poll_ready(cx) {
-            Poll::Ready(Ok(())) => {
-                let _gone = self.events.start_send(event);
+    /// Gives the held events to the application, oldest first, as far as
+    /// its queue takes them; `true` when none is left.
+    fn offer_held(&mut self, cx: &mut Context<'_>) -> bool {
+        while let Some(event) = self.held.pop_front() {
+            match self.events.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let _gone = self.events.start_send(event);
+                }
+                // Nobody reads events any more: they are discarded.
+                Poll::Ready(Err(_)) => {}
+                Poll::Pending => {
+                    self.held.push_front(event);
+                    return false;
+                }
             }
-            // Nobody reads events any more: they are discarded.
-            Poll::Ready(Err(_)) => {}
-            Poll::Pending => self.held_event = Some(event),
+        }
+        true
+    }
+
+    /// Gives the held events to the application, waiting for room (when
+    /// the client ends: nothing else waits for the task any more).
+    async fn emit_held(&mut self) {
+        while let Some(event) = self.held.pop_front() {
+            let _gone = self.events.send(event).await;
+        }
+    }
+
+    /// Acts on one output of the connection; returns the event for the
+    /// application, if any.
+    fn take_output(
+        &mut self,
+        engine: &mut Engine<ClientConnection>,
+        output: Output<Event, CloseReason>,
+    ) -> Option<ClientEvent> {
+        match output {
+            Output::Event(event) => {
+                let online = matches!(event, Event::Online { .. });
+                self.came_online |= online;
+                let resend = matches!(event, Event::ResumeFailed { .. });
+                let event = self.handle_event(event);
+                if resend {
+                    self.flush_offline(engine);
+                }
+                if online {
+                    self.confirm_queued(engine);
+                }
+                event
+            }
+            Output::Closed(reason) => {
+                self.ending = Some(Ending::Closed(reason));
+                None
+            }
+            Output::Failed(error) => {
+                self.ending = Some(Ending::Failed(error.into()));
+                None
+            }
         }
     }
 }
@@ -1093,28 +1189,29 @@ impl Host<ClientConnection> for ClientHost {
         engine: &mut Engine<ClientConnection>,
         output: Output<Event, CloseReason>,
     ) -> Result<(), Output<Event, CloseReason>> {
-        // An event the application could not take yet goes first.
-        if let Some(event) = self.held_event.take() {
-            self.offer(cx, event);
-            if self.held_event.is_some() {
-                return Err(output);
-            }
+        // Events the application could not take yet go first (the driver
+        // stops reading until it took them).
+        if !self.offer_held(cx) {
+            return Err(output);
         }
-        match output {
-            Output::Event(event) => {
-                self.came_online |= matches!(event, Event::Online { .. });
-                let resend = matches!(event, Event::ResumeFailed { .. });
-                if let Some(event) = self.handle_event(event) {
-                    self.offer(cx, event);
-                }
-                if resend {
-                    self.flush_offline(engine);
-                }
-            }
-            Output::Closed(reason) => self.ending = Some(Ending::Closed(reason)),
-            Output::Failed(error) => self.ending = Some(Ending::Failed(error.into())),
+        if let Some(event) = self.take_output(engine, output) {
+            self.held.push_back(event);
+            self.offer_held(cx);
         }
         Ok(())
+    }
+
+    fn deliver_final(
+        &mut self,
+        _cx: &mut Context<'_>,
+        engine: &mut Engine<ClientConnection>,
+        output: Output<Event, CloseReason>,
+    ) {
+        // The stanzas among them are counted as received: they wait for
+        // the application however full its queue is (`emit_held`).
+        if let Some(event) = self.take_output(engine, output) {
+            self.held.push_back(event);
+        }
     }
 
     fn poll_command(

@@ -76,6 +76,18 @@ pub(crate) trait Host<M: Machine> {
         output: Output<M::Event, M::Closed>,
     ) -> Result<(), Output<M::Event, M::Closed>>;
 
+    /// Takes one output after the transport failed: nothing more is read,
+    /// so the host must keep it (queue it for the application) instead of
+    /// refusing it. A stanza the machine has counted as received (the `h`
+    /// of XEP-0198) and the application never gets would be lost: the
+    /// peer does not send it again.
+    fn deliver_final(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<M>,
+        output: Output<M::Event, M::Closed>,
+    );
+
     /// Applies waiting commands to the engine. `Ready(true)` if one was
     /// applied, `Ready(false)` when no command can ever come again,
     /// `Pending` otherwise.
@@ -288,8 +300,9 @@ impl<E, C> RunState<E, C> {
         }
     }
 
-    /// The socket failed: the engine hears of the cut, the host gets what
-    /// it says (as far as it can take it), and the run ends.
+    /// The socket failed: the engine hears of the cut, the host gets
+    /// everything it still has to say (to keep, if it cannot take it now),
+    /// and the run ends.
     fn io_failed<M, H>(
         &mut self,
         engine: &mut Engine<M>,
@@ -303,9 +316,7 @@ impl<E, C> RunState<E, C> {
     {
         engine.handle_eof(Instant::now());
         while let Some(output) = self.held.take().or_else(|| engine.poll_output()) {
-            if host.deliver(cx, engine, output).is_err() {
-                break;
-            }
+            host.deliver_final(cx, engine, output);
         }
         Exit::Io(error)
     }
@@ -369,6 +380,14 @@ mod tests {
             _output: Output<(), ()>,
         ) -> Result<(), Output<(), ()>> {
             Ok(())
+        }
+
+        fn deliver_final(
+            &mut self,
+            _cx: &mut Context<'_>,
+            _engine: &mut Engine<Sink>,
+            _output: Output<(), ()>,
+        ) {
         }
 
         fn poll_command(&mut self, _cx: &mut Context<'_>, engine: &mut Engine<Sink>) -> Poll<bool> {

@@ -610,14 +610,34 @@ impl<M: Machine> Engine<M> {
     /// Bytes for TLS (records are cut by [`flush_tls`](Self::flush_tls)
     /// once per batch), or for the transport as they are when there is
     /// no TLS.
+    ///
+    /// rustls takes at most its buffer limit (64 KiB) of records not yet
+    /// taken with `write_tls`: a larger batch (a resumption sending a full
+    /// queue again, say) moves the records to the transmit queue, bounded
+    /// by the backlog limit, and goes on, instead of failing half written.
     fn write_below(&mut self, bytes: Bytes) {
-        match self.tls.as_mut() {
-            Some(tls) => {
-                if let Err(e) = tls.writer().write_all(&bytes) {
-                    self.fail(TransportError::Io(e.to_string()));
+        if self.tls.is_none() {
+            self.queue_transmit(bytes);
+            return;
+        }
+        let mut rest: &[u8] = &bytes;
+        let mut stuck = false;
+        while !rest.is_empty() && !self.done {
+            let Some(tls) = self.tls.as_mut() else { return };
+            match tls.writer().write(rest) {
+                Ok(0) if stuck => {
+                    self.fail(TransportError::Io("TLS takes no more data".to_owned()));
                 }
+                Ok(0) => {
+                    stuck = true;
+                    self.flush_tls();
+                }
+                Ok(n) => {
+                    stuck = false;
+                    rest = rest.get(n..).unwrap_or_default();
+                }
+                Err(e) => self.fail(TransportError::Io(e.to_string())),
             }
-            None => self.queue_transmit(bytes),
         }
     }
 

@@ -76,8 +76,12 @@ where
             let mut host = SessionHost {
                 commands: command_rx,
                 events: event_tx,
+                held: Vec::new(),
             };
             let exit = driver::run(&mut engine, &mut io, &sleeper, &mut host).await;
+            for event in std::mem::take(&mut host.held) {
+                let _gone = host.events.send(event).await;
+            }
             if let driver::Exit::Io(e) = exit {
                 let _gone = host
                     .events
@@ -172,6 +176,17 @@ impl<M: Machine> Stream for Session<M> {
 struct SessionHost<M: Machine> {
     commands: mpsc::Receiver<Command<M>>,
     events: mpsc::Sender<SessionEvent<M::Event, M::Closed>>,
+    /// Events of a failed transport the queue could not take yet, sent
+    /// once the run is over.
+    held: Vec<SessionEvent<M::Event, M::Closed>>,
+}
+
+fn session_event<E, C>(output: Output<E, C>) -> SessionEvent<E, C> {
+    match output {
+        Output::Event(event) => SessionEvent::Event(event),
+        Output::Closed(reason) => SessionEvent::Closed(reason),
+        Output::Failed(error) => SessionEvent::Failed(error),
+    }
 }
 
 impl<M: Machine> Host<M> for SessionHost<M> {
@@ -183,18 +198,26 @@ impl<M: Machine> Host<M> for SessionHost<M> {
     ) -> Result<(), Output<M::Event, M::Closed>> {
         match self.events.poll_ready(cx) {
             Poll::Ready(Ok(())) => {
-                let event = match output {
-                    Output::Event(event) => SessionEvent::Event(event),
-                    Output::Closed(reason) => SessionEvent::Closed(reason),
-                    Output::Failed(error) => SessionEvent::Failed(error),
-                };
                 // Only fails if the receiver went away meanwhile.
-                let _gone = self.events.start_send(event);
+                let _gone = self.events.start_send(session_event(output));
                 Ok(())
             }
             // Nobody listens any more: the events are nobody's.
             Poll::Ready(Err(_)) => Ok(()),
             Poll::Pending => Err(output),
+        }
+    }
+
+    fn deliver_final(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<M>,
+        output: Output<M::Event, M::Closed>,
+    ) {
+        if !self.held.is_empty() {
+            self.held.push(session_event(output));
+        } else if let Err(output) = self.deliver(cx, engine, output) {
+            self.held.push(session_event(output));
         }
     }
 

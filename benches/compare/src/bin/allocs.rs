@@ -145,8 +145,53 @@ fn main() {
         println!("| {what} | {calls:.1} per {per} | {bytes:.0} |");
         tsv.push_str(&format!("{key}\t{calls:.3}\t{bytes:.1}\n"));
     }
+    by_kind();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/compare-allocs.tsv");
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(tsv.as_bytes()))
         .expect("write target/compare-allocs.tsv");
+}
+
+/// The same counts for each kind of stanza in the corpus on its own: where
+/// the allocations go.
+fn by_kind() {
+    type Pick = fn(&str) -> bool;
+    let kinds: [(&str, Pick); 5] = [
+        ("chat message", |s| {
+            s.starts_with("<message") && s.contains("type='chat'")
+        }),
+        ("presence", |s| s.starts_with("<presence")),
+        ("roster result", |s| s.contains("jabber:iq:roster")),
+        ("disco#info result", |s| s.contains("disco#info")),
+        ("pubsub event", |s| s.contains("pubsub#event")),
+    ];
+    let all = paths::corpus::stanzas(paths::ITEMS, paths::SEED);
+    let rt = paths::runtime();
+    println!();
+    println!(
+        "| Kind (share of stanzas) | rxml RawParser | xmpp-kit frames | xmpp-kit typed | tokio-xmpp typed |"
+    );
+    println!("|---|---|---|---|---|");
+    let total = all.iter().filter(|s| s.starts_with('<')).count().max(1);
+    for (kind, pick) in kinds {
+        let mut data = paths::corpus::HEADER.to_owned();
+        let mut n = 0usize;
+        for s in all.iter().filter(|s| pick(s)) {
+            data.push_str(s);
+            n += 1;
+        }
+        data.push_str("</stream:stream>");
+        let data = data.into_bytes();
+        let per = |(calls, _): (u64, u64)| calls as f64 / n.max(1) as f64;
+        let raw = per(count(|| {
+            paths::rxml_events(rxml::RawParser::new(), &data, CHUNK)
+        }));
+        let frames = per(count(|| paths::xmpp_kit_frames(&data, CHUNK)));
+        let typed = per(count(|| paths::xmpp_kit_stanzas(&data, CHUNK)));
+        let tx = per(count(|| paths::tokio_xmpp_stanzas(&rt, &data, CHUNK)));
+        println!(
+            "| {kind} ({:.0}%) | {raw:.1} | {frames:.1} | {typed:.1} | {tx:.1} |",
+            100.0 * n as f64 / total as f64
+        );
+    }
 }

@@ -1828,7 +1828,11 @@ mod tests {
         let (next, _next_inbox) = mailbox(2, 8);
         let parked = router.resume(&bob.to_bare(), "s1", 0, &next).unwrap();
         assert_eq!(bodies(&parked), ["first", "second"]);
-        assert_eq!(parked.durable.len(), 2, "both are spooled until acknowledged");
+        assert_eq!(
+            parked.durable.len(),
+            2,
+            "both are spooled until acknowledged"
+        );
     }
 
     #[test]

@@ -268,3 +268,90 @@ impl TokioXmppWriter {
 pub fn stanza_count(data: &[u8]) -> usize {
     xmpp_kit_frames(data, data.len())
 }
+
+// ---- the floor of a design without payload trees -------------------------
+
+/// What [`lazy_floor`] keeps of a stanza.
+#[derive(Debug, Default)]
+struct LazyHead {
+    to: Option<xmpp_kit::jid::Jid>,
+    from: Option<xmpp_kit::jid::Jid>,
+    id: Option<String>,
+    /// `<body/>`, `<status/>` and the like: text moved out of the tokenizer.
+    texts: Vec<String>,
+    /// Byte ranges of the payloads within the stanza's bytes.
+    payloads: Vec<(u64, u64)>,
+    bytes: bytes::Bytes,
+}
+
+/// **An experiment, not a product path:** the allocation floor of typed
+/// stanzas built straight from rxml `RawParser` events, with the stanza's
+/// attributes typed (JIDs parsed, id moved), its simple children's text
+/// moved, and each extension payload kept as a byte range of the stanza's
+/// bytes (copied once per stanza) instead of an element tree, to be parsed
+/// only when asked for. It checks nothing a real framer checks (limits,
+/// namespaces); it answers how low the lazy-payload design could go.
+pub fn lazy_floor(data: &[u8], chunk: usize) -> usize {
+    use rxml::Parse;
+    use rxml::parser::RawEvent;
+    const SIMPLE: [&str; 6] = ["body", "subject", "thread", "show", "status", "priority"];
+    let mut parser = rxml::RawParser::new();
+    let mut depth = 0usize;
+    let mut pos = 0u64;
+    let mut stanza_start = 0u64;
+    let mut child_start = 0u64;
+    let mut simple = false;
+    let mut head = LazyHead::default();
+    let mut stanzas = 0;
+    for piece in data.chunks(chunk) {
+        let mut rest = piece;
+        loop {
+            let event = match parser.parse(&mut rest, false) {
+                Ok(Some(ev)) => ev,
+                Err(rxml::error::EndOrError::NeedMoreData) => break,
+                other => panic!("corpus failed to parse: {other:?}"),
+            };
+            let start = pos;
+            pos += event.metrics().len() as u64;
+            match event {
+                RawEvent::ElementHeadOpen(_, (_, local)) => {
+                    depth += 1;
+                    match depth {
+                        2 => stanza_start = start,
+                        3 => {
+                            child_start = start;
+                            simple = SIMPLE.contains(&local.as_str());
+                        }
+                        _ => {}
+                    }
+                }
+                RawEvent::Attribute(_, (None, local), value) if depth == 2 => {
+                    match local.as_str() {
+                        "to" => head.to = value.parse().ok(),
+                        "from" => head.from = value.parse().ok(),
+                        "id" => head.id = Some(value),
+                        _ => {}
+                    }
+                }
+                RawEvent::Text(_, text) if depth == 3 && simple => head.texts.push(text),
+                RawEvent::ElementFoot(_) => {
+                    match depth {
+                        3 if !simple => head
+                            .payloads
+                            .push((child_start - stanza_start, pos - stanza_start)),
+                        2 => {
+                            let range = stanza_start as usize..pos as usize;
+                            head.bytes = bytes::Bytes::copy_from_slice(&data[range]);
+                            black_box(std::mem::take(&mut head));
+                            stanzas += 1;
+                        }
+                        _ => {}
+                    }
+                    depth -= 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    stanzas
+}

@@ -109,6 +109,13 @@ fn main() {
             count(|| paths::xmpp_kit_stanzas(&data, CHUNK)),
         ),
         (
+            "lazy_floor",
+            "experiment: typed heads, payloads as byte ranges (no trees)",
+            "stanza",
+            stanzas,
+            count(|| paths::lazy_floor(&data, CHUNK)),
+        ),
+        (
             "tokio_xmpp_stanzas",
             "tokio-xmpp 6 bytes to typed stanzas",
             "stanza",
@@ -169,9 +176,9 @@ fn by_kind() {
     let rt = paths::runtime();
     println!();
     println!(
-        "| Kind (share of stanzas) | rxml RawParser | xmpp-kit frames | xmpp-kit typed | tokio-xmpp typed |"
+        "| Kind (share of stanzas) | rxml RawParser | xmpp-kit frames | xmpp-kit typed | tokio-xmpp typed | experiment: no payload trees |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     let total = all.iter().filter(|s| s.starts_with('<')).count().max(1);
     for (kind, pick) in kinds {
         let mut data = paths::corpus::HEADER.to_owned();
@@ -189,8 +196,9 @@ fn by_kind() {
         let frames = per(count(|| paths::xmpp_kit_frames(&data, CHUNK)));
         let typed = per(count(|| paths::xmpp_kit_stanzas(&data, CHUNK)));
         let tx = per(count(|| paths::tokio_xmpp_stanzas(&rt, &data, CHUNK)));
+        let floor = per(count(|| paths::lazy_floor(&data, CHUNK)));
         println!(
-            "| {kind} ({:.0}%) | {raw:.1} | {frames:.1} | {typed:.1} | {tx:.1} |",
+            "| {kind} ({:.0}%) | {raw:.1} | {frames:.1} | {typed:.1} | {tx:.1} | {floor:.1} |",
             100.0 * n as f64 / total as f64
         );
     }

@@ -1222,6 +1222,36 @@ async fn shutdown_closes_every_stream_with_system_shutdown() {
 }
 
 #[tokio::test]
+async fn a_silent_direct_tls_connection_ends_at_the_negotiation_deadline() {
+    // The TLS handshake counts against `negotiation_timeout` (it was a
+    // fixed 30 s): a connection that never sends its ClientHello is closed
+    // when the deadline passes.
+    use tokio::io::AsyncReadExt as _;
+    let mut limits = HubLimits::default();
+    limits.negotiation_timeout = Duration::from_millis(500);
+    let hub = Hub::builder(DOMAIN)
+        .direct_tls("127.0.0.1:0")
+        .limits(limits)
+        .start()
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(hub.direct_tls_addr().unwrap())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf))
+        .await
+        .expect("the hub closed the silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn direct_tls_and_websocket_clients_reach_starttls_clients() {
     let hub = Hub::builder(DOMAIN)
         .listen("127.0.0.1:0")

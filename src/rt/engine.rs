@@ -386,6 +386,19 @@ impl<M: Machine> Engine<M> {
         Some(bytes)
     }
 
+    /// Bounds the direct TLS (or WebSocket) handshake to `timeout` from
+    /// the engine's creation instead of the default 30 s; past it, the
+    /// connection fails with [`TransportError::HandshakeTimeout`]. No
+    /// effect on an engine whose machine already runs.
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_deadline = self
+            .handshake_deadline
+            .and_then(|deadline| deadline.checked_sub(HANDSHAKE_TIMEOUT))
+            .and_then(|start| start.checked_add(timeout));
+        self
+    }
+
     /// Fails the connection with [`TransportError::Backlog`] once more
     /// than `bytes` wait in [`poll_transmit`](Self::poll_transmit)
     /// (default 4 MiB): a peer that stops reading cannot make the engine

@@ -78,13 +78,20 @@ pub(crate) fn client_engine(
     transport: &ServerTransport,
 ) -> Result<Engine<ServerConnection>, TransportError> {
     let now = Instant::now();
+    let deadline = listen.negotiation_timeout;
     let engine = if transport.direct_tls {
         let tls = transport.tls.clone().ok_or(TransportError::NoTlsConfig)?;
+        let started = now;
+        // The negotiation deadline counts from the first byte: the TLS
+        // handshake spends part of it.
         Engine::direct_tls(now, TlsRole::Server(tls), move |now, info| {
             let mut listen = listen;
             listen.direct_tls = info;
+            listen.negotiation_timeout =
+                deadline.saturating_sub(now.saturating_duration_since(started));
             ServerConnection::new(listen, now)
         })?
+        .with_handshake_timeout(deadline)
     } else {
         Engine::plain(
             ServerConnection::new(listen, now),

@@ -464,6 +464,7 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
     pair.run();
     assert!(pair.client_online().is_some());
     pair.budget = Some((c2s, s2c));
+    let mut issued = Vec::new();
     for i in 0..4 {
         pair.client
             .send(
@@ -471,7 +472,8 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
                 Message::chat("romeo@example.net".parse().unwrap(), format!("c{i}")),
             )
             .unwrap();
-        pair.server
+        let token = pair
+            .server
             .send(
                 pair.now,
                 Message::chat(
@@ -480,6 +482,7 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
                 ),
             )
             .unwrap();
+        issued.push(token);
         pair.run();
     }
     // The wire is cut: both sides see the end of input.
@@ -518,6 +521,29 @@ fn cut_and_resume(c2s: usize, s2c: usize) {
         (0..4).map(|i| format!("s{i}")).collect::<Vec<_>>(),
         "cut {c2s}/{s2c}"
     );
+    // The server application hears of every stanza's delivery once: acked
+    // on the first connection, by the `h` of the resumption, or later;
+    // whatever is left is still waiting for an ack.
+    let mut acked: Vec<_> = pair
+        .server_events
+        .iter()
+        .chain(&next.server_events)
+        .filter_map(|e| match e {
+            server::Event::Acked(tokens) => Some(tokens.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    next.server.handle_eof(next.now);
+    next.run();
+    let waiting = next
+        .server
+        .take_resume_state()
+        .expect("still resumable")
+        .unacked;
+    acked.extend(waiting.iter().map(|(token, _)| *token));
+    acked.sort_unstable();
+    assert_eq!(acked, issued, "cut {c2s}/{s2c}");
 }
 
 #[test]

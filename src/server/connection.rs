@@ -348,6 +348,10 @@ impl ServerConnection {
     /// ([`take_resume_state`](Self::take_resume_state)), or `None` if the
     /// session is unknown or expired (the client then binds afresh).
     ///
+    /// After [`Event::Online`] (`resumed: true`), an [`Event::Acked`] lists
+    /// the earlier connection's stanzas that the client's `h` confirms; the
+    /// others are sent again.
+    ///
     /// # Errors
     /// [`ServerError::Misuse`] if no resume request is waiting.
     pub fn complete_resume(
@@ -378,12 +382,15 @@ impl ServerConnection {
         for (token, stanza) in state.unacked {
             let _ = outbound.sent(token, stanza);
         }
-        if let Err(e) = outbound.ack(h) {
-            let error =
-                StreamError::new(StreamErrorCondition::UndefinedCondition).with_text(e.to_string());
-            self.send_stream_error(&error);
-            return self.fail(ServerError::Sm(e));
-        }
+        let confirmed = match outbound.ack(h) {
+            Ok(confirmed) => confirmed,
+            Err(e) => {
+                let error = StreamError::new(StreamErrorCondition::UndefinedCondition)
+                    .with_text(e.to_string());
+                self.send_stream_error(&error);
+                return self.fail(ServerError::Sm(e));
+            }
+        };
         let resumed = sm::Resumed {
             h: state.inbound,
             previd: state.id.clone(),
@@ -406,6 +413,13 @@ impl ServerConnection {
             jid: state.jid,
             resumed: true,
         });
+        // What the client's `h` confirms of the previous connection's
+        // stanzas is delivered.
+        if !confirmed.is_empty() {
+            self.event(Event::Acked(
+                confirmed.into_iter().map(|(token, _)| token).collect(),
+            ));
+        }
         self.handle_input(now, &[])
     }
 

@@ -12,7 +12,8 @@
 //! own.
 //!
 //! The attacks: a slowloris, a thousand idle connections, a flood of
-//! messages and one of requests, oversized and deeply nested stanzas, a
+//! messages (from a client and from a component) and one of requests,
+//! oversized and deeply nested stanzas, a
 //! client that never reads, spoofed addresses, STARTTLS stripping (both
 //! ways), a replayed SCRAM exchange, a component with a wrong secret.
 #![cfg(feature = "hub")]
@@ -1117,6 +1118,68 @@ async fn a_message_flood_is_slowed_to_its_recipients_pace_and_others_keep_servic
     drop(raw);
     let left = memory.settles(512 * KIB, Duration::from_secs(5)).await;
     assert!(left <= 512 * KIB, "{left} bytes left after the flood");
+    hub.shutdown().await;
+}
+
+#[test]
+fn a_component_flood_is_slowed_to_its_recipients_pace() {
+    serially(a_component_flood_is_slowed_to_its_recipients_pace_scenario());
+}
+
+async fn a_component_flood_is_slowed_to_its_recipients_pace_scenario() {
+    // A component pushing faster than a user reads is paced like a client
+    // (before, it filled the user's mailbox and got the user disconnected).
+    // Well under the spool's 10 000 per account: every message is kept.
+    const FLOOD: usize = 8000;
+    let hub = start_hub(limits(Duration::from_secs(10))).await;
+    let (alice, bob) = talkers(&hub, "alice", "bob").await;
+    let floods = Arc::clone(&bob.floods);
+    let victim = bob.jid();
+    let addr = hub.component_addr().unwrap();
+    let component = Component::connect(&addr.to_string(), COMPONENT, SECRET)
+        .await
+        .unwrap();
+    let bot: Jid = format!("bot@{COMPONENT}").parse().unwrap();
+    let memory = Memory::baseline().await;
+    // Bob's disconnection would fail the round trips he takes part in.
+    let background = Background::new(alice, bob, Duration::from_secs(2));
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < FLOOD {
+        let body = format!("flood {sent} {}", "z".repeat(200));
+        component
+            .send(Message::chat(victim.clone(), body).with_from(bot.clone()))
+            .await
+            .expect("the component was cut off");
+        sent += 1;
+    }
+    let flooded = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while floods.load(Ordering::SeqCst) < sent && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivered = floods.load(Ordering::SeqCst);
+    let peak = memory.peak_growth();
+    let (slowest, count) = background.finish().await;
+    eprintln!(
+        "component flood: {sent} stanzas in {flooded:?}; {delivered} delivered {:?} after; \
+         {count} round trips, slowest {slowest:?}; peak +{} KiB",
+        started.elapsed() - flooded,
+        peak / KIB
+    );
+    // Bob kept his service (each round trip within 2 s, and no
+    // disconnection: it would fail them) and got everything.
+    assert_eq!(delivered, sent, "bob got {delivered} of {sent}");
+    // Bounded by what each side may hold: the component's own engine
+    // (4 MiB of unwritten output), bob's spooled messages until he
+    // acknowledges them and his mailbox; the test process holds both.
+    assert!(
+        peak < 16 * MIB,
+        "memory grew by {peak} bytes during the flood"
+    );
+    drop(component);
+    let left = memory.settles(MIB, Duration::from_secs(5)).await;
+    assert!(left <= MIB, "{left} bytes left after the flood");
     hub.shutdown().await;
 }
 

@@ -45,8 +45,8 @@
 //! - Isolation: every connection is its own task with a bounded mailbox;
 //!   a client that does not read is disconnected with `resource-constraint`
 //!   (its session waits for it to resume) instead of growing memory or
-//!   stalling others, and a client that floods another is slowed to the
-//!   pace its recipient reads at. Unfinished negotiations end at
+//!   stalling others, and a client or component that floods another is
+//!   slowed to the pace its recipient reads at. Unfinished negotiations end at
 //!   [`HubLimits::negotiation_timeout`].
 //!
 //! - Durability: everything is kept in a [`Store`]

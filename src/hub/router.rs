@@ -174,11 +174,11 @@ impl Mailbox {
 #[non_exhaustive]
 pub struct HubLimits {
     /// Stanzas waiting in one session's mailbox; beyond, the session is
-    /// disconnected with `resource-constraint` (default 512). A client
-    /// whose stanzas fill a mailbox past half is paused briefly before
-    /// each next stanza (its socket is not read meanwhile), so a flood
-    /// from one client slows to its recipient's pace instead of getting
-    /// the recipient disconnected.
+    /// disconnected with `resource-constraint` (default 512). A client or
+    /// component whose stanzas fill a mailbox past half is paused briefly
+    /// before each next stanza (its socket is not read meanwhile), so a
+    /// flood from one sender slows to its recipient's pace instead of
+    /// getting the recipient disconnected.
     pub session_queue: usize,
     /// Resources one account may bind at once (default 16).
     pub max_resources: usize,
@@ -1628,21 +1628,29 @@ impl Router {
 
     /// A stanza from the component `domain`: its `from` must be in the
     /// component's domain.
-    pub(crate) fn component_stanza(&self, conn: u64, domain: &str, stanza: Stanza) -> Vec<Stanza> {
+    pub(crate) fn component_stanza(&self, conn: u64, domain: &str, stanza: Stanza) -> Routed {
         let from_ok = stanza.sender().is_some_and(|f| f.domain() == domain);
         if !from_ok {
-            return stanza
-                .error_reply(
-                    StanzaError::with_type(ErrorType::Cancel, DefinedCondition::NotAllowed)
-                        .with_text("from must be in the component's domain"),
-                )
-                .into_iter()
-                .collect();
+            return Routed {
+                replies: stanza
+                    .error_reply(
+                        StanzaError::with_type(ErrorType::Cancel, DefinedCondition::NotAllowed)
+                            .with_text("from must be in the component's domain"),
+                    )
+                    .into_iter()
+                    .map(Delivery::from)
+                    .collect(),
+                congested: false,
+            };
         }
         let mut mine = Vec::new();
         let mut out = Out::of(conn, &mut mine);
         self.route(stanza, &mut out);
-        mine.into_iter().map(|d| d.stanza).collect()
+        let congested = out.congested;
+        Routed {
+            replies: mine,
+            congested,
+        }
     }
 
     /// Sends a stanza from the hub's application (its `from` must be set).

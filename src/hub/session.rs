@@ -34,6 +34,31 @@ use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 /// their turn.
 const CONGESTION_PAUSE: Duration = Duration::from_millis(10);
 
+/// Slows a sender (client or component) whose stanzas congest their
+/// recipients: after such a stanza its next one waits [`CONGESTION_PAUSE`].
+/// The timer is kept (and reset by the next congestion) rather than
+/// allocated for every pause.
+#[derive(Default)]
+struct Pacer(Option<Pin<Box<tokio::time::Sleep>>>);
+
+impl Pacer {
+    /// The last stanza congested a recipient: pause from now.
+    fn congested(&mut self) {
+        let until = tokio::time::Instant::now() + CONGESTION_PAUSE;
+        match self.0.as_mut() {
+            Some(pause) => pause.as_mut().reset(until),
+            None => self.0 = Some(Box::pin(tokio::time::sleep_until(until))),
+        }
+    }
+
+    /// Whether the next stanza must wait; `cx` is woken when it may go.
+    fn paused(&mut self, cx: &mut Context<'_>) -> bool {
+        self.0
+            .as_mut()
+            .is_some_and(|pause| !pause.is_elapsed() && pause.as_mut().poll(cx).is_pending())
+    }
+}
+
 /// Serves one client connection until it ends.
 pub(crate) async fn serve_client<IO>(mut io: IO, hub: Arc<Inner>, transport: Arc<ServerTransport>)
 where
@@ -65,7 +90,7 @@ where
         stopping: false,
         ended: false,
         durable: HashMap::new(),
-        pause: None,
+        pause: Pacer::default(),
         refused: Vec::new(),
         pending_resume: None,
         takeover: None,
@@ -117,9 +142,8 @@ struct ClientHost {
     /// Spool entries sent on this session with stream management, by
     /// token, until the client acknowledges them.
     durable: HashMap<StanzaToken, u64>,
-    /// The client's last stanza congested a recipient: its next one waits
-    /// until this fires ([`CONGESTION_PAUSE`]); kept once made.
-    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Slows the client while its stanzas congest their recipients.
+    pause: Pacer,
     /// Spooled messages the ending machine refused, for [`end`](Self::end).
     refused: Vec<Delivery>,
     /// A resumption waiting for another connection to hand the session
@@ -251,11 +275,7 @@ impl ClientHost {
                     .client_stanza(self.mailbox.conn, me, stanza, sender);
                 engine.with_machine(ServerConnection::confirm_stanza);
                 if routed.congested {
-                    let until = tokio::time::Instant::now() + CONGESTION_PAUSE;
-                    match self.pause.as_mut() {
-                        Some(pause) => pause.as_mut().reset(until),
-                        None => self.pause = Some(Box::pin(tokio::time::sleep_until(until))),
-                    }
+                    self.pause.congested();
                 }
                 self.send_all(engine, now, routed.replies);
             }
@@ -372,15 +392,6 @@ impl ClientHost {
         let username = engine.machine()?.username()?.to_owned();
         let domain = self.domain.as_deref()?;
         BareJid::new(Some(&username), domain).ok()
-    }
-
-    /// Whether the client's next stanza must wait ([`CONGESTION_PAUSE`]);
-    /// `cx` is woken when it may go. The timer is kept (and reset by the
-    /// next congestion) rather than allocated for every pause.
-    fn paused(&mut self, cx: &mut Context<'_>) -> bool {
-        self.pause
-            .as_mut()
-            .is_some_and(|pause| !pause.is_elapsed() && pause.as_mut().poll(cx).is_pending())
     }
 
     /// Most bytes the engine may hold for a client that does not read
@@ -589,7 +600,7 @@ impl Host<ServerConnection> for ClientHost {
         engine: &mut Engine<ServerConnection>,
         output: Output<server::Event, CloseReason>,
     ) -> Result<(), Output<server::Event, CloseReason>> {
-        if matches!(output, Output::Event(server::Event::Stanza(_))) && self.paused(cx) {
+        if matches!(output, Output::Event(server::Event::Stanza(_))) && self.pause.paused(cx) {
             // Not read further until the pause is over.
             return Err(output);
         }
@@ -670,6 +681,7 @@ where
         inbox,
         domain: None,
         online: false,
+        pause: Pacer::default(),
     };
     let _exit = driver::run(&mut engine, &mut io, &TokioSleeper, &mut host).await;
     host.detach();
@@ -691,26 +703,17 @@ struct ComponentHost {
     inbox: Inbox,
     domain: Option<String>,
     online: bool,
+    /// Slows the component while its stanzas congest their recipients.
+    pause: Pacer,
 }
 
 impl ComponentHost {
-    fn detach(&mut self) {
-        if self.online
-            && let Some(domain) = &self.domain
-        {
-            self.hub.router.detach_component(domain, self.mailbox.conn);
-        }
-        self.online = false;
-    }
-}
-
-impl Host<ComponentConnection> for ComponentHost {
-    fn deliver(
+    /// Takes one output of the connection.
+    fn take(
         &mut self,
-        _cx: &mut Context<'_>,
         engine: &mut Engine<ComponentConnection>,
         output: Output<component::Event, component::CloseReason>,
-    ) -> Result<(), Output<component::Event, component::CloseReason>> {
+    ) {
         let now = Instant::now();
         match output {
             Output::Event(component::Event::Connecting { domain }) => {
@@ -740,11 +743,14 @@ impl Host<ComponentConnection> for ComponentHost {
                 if let Some(domain) = self.domain.clone()
                     && self.online
                 {
-                    let replies =
+                    let routed =
                         self.hub
                             .router
                             .component_stanza(self.mailbox.conn, &domain, stanza);
-                    for reply in replies {
+                    if routed.congested {
+                        self.pause.congested();
+                    }
+                    for Delivery { stanza: reply, .. } in routed.replies {
                         engine.with_machine(|m| {
                             let _ = m.send(now, reply);
                         });
@@ -753,17 +759,41 @@ impl Host<ComponentConnection> for ComponentHost {
             }
             Output::Closed(_) | Output::Failed(_) => self.detach(),
         }
+    }
+
+    fn detach(&mut self) {
+        if self.online
+            && let Some(domain) = &self.domain
+        {
+            self.hub.router.detach_component(domain, self.mailbox.conn);
+        }
+        self.online = false;
+    }
+}
+
+impl Host<ComponentConnection> for ComponentHost {
+    fn deliver(
+        &mut self,
+        cx: &mut Context<'_>,
+        engine: &mut Engine<ComponentConnection>,
+        output: Output<component::Event, component::CloseReason>,
+    ) -> Result<(), Output<component::Event, component::CloseReason>> {
+        if matches!(output, Output::Event(component::Event::Stanza(_))) && self.pause.paused(cx) {
+            // Not read further until the pause is over.
+            return Err(output);
+        }
+        self.take(engine, output);
         Ok(())
     }
 
     fn deliver_final(
         &mut self,
-        cx: &mut Context<'_>,
+        _cx: &mut Context<'_>,
         engine: &mut Engine<ComponentConnection>,
         output: Output<component::Event, component::CloseReason>,
     ) {
-        // `deliver` takes everything.
-        let _taken = self.deliver(cx, engine, output);
+        // No pause: nothing more is read anyway.
+        self.take(engine, output);
     }
 
     fn poll_command(

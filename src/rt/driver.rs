@@ -163,7 +163,25 @@ impl<E, C> RunState<E, C> {
         H: Host<M>,
     {
         loop {
-            // 1. Write everything the engine has.
+            // 1. Hand outputs to the host, before their bytes go out: what the
+            // host does with an event (a hub attaching a component that just
+            // authenticated) is in place before the peer can act on the
+            // answer the machine wrote with it.
+            let mut host_blocked = false;
+            let mut delivered = false;
+            loop {
+                let Some(output) = self.held.take().or_else(|| engine.poll_output()) else {
+                    break;
+                };
+                if let Err(output) = host.deliver(cx, engine, output) {
+                    self.held = Some(output);
+                    host_blocked = true;
+                    break;
+                }
+                delivered = true;
+            }
+
+            // 2. Write everything the engine has.
             let mut write_blocked = false;
             loop {
                 if self.writing.is_none() {
@@ -199,21 +217,6 @@ impl<E, C> RunState<E, C> {
                     Poll::Ready(Err(e)) => return Poll::Ready(self.io_failed(engine, host, cx, e)),
                     Poll::Pending => write_blocked = true,
                 }
-            }
-
-            // 2. Hand outputs to the host.
-            let mut host_blocked = false;
-            let mut delivered = false;
-            loop {
-                let Some(output) = self.held.take().or_else(|| engine.poll_output()) else {
-                    break;
-                };
-                if let Err(output) = host.deliver(cx, engine, output) {
-                    self.held = Some(output);
-                    host_blocked = true;
-                    break;
-                }
-                delivered = true;
             }
 
             // 3. Done: close the socket once everything is written and the

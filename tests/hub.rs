@@ -922,15 +922,34 @@ async fn a_resumption_sends_more_than_a_tls_buffer_at_once() {
             .unwrap();
         expected.push(text);
     }
-    alice
-        .send_confirmed(Message::chat(to.clone(), "last"))
-        .await
-        .unwrap();
-    expected.push("last".to_owned());
+    send_last(&alice, &to, &mut expected).await;
     switch.hold(false);
     let got = bodies(&mut events, expected.len()).await;
     assert_eq!(got, expected, "each message exactly once, in order");
     hub.shutdown().await;
+}
+
+/// Sends `count` chat messages `{prefix}-0`, `{prefix}-1`, ... from `from`
+/// to `to`; their bodies, in order.
+async fn send_numbered(from: &Client, to: &Jid, prefix: &str, count: usize) -> Vec<String> {
+    let mut sent = Vec::with_capacity(count);
+    for i in 0..count {
+        let text = format!("{prefix}-{i}");
+        from.send(Message::chat(to.clone(), text.clone()))
+            .await
+            .unwrap();
+        sent.push(text);
+    }
+    sent
+}
+
+/// Sends "last" from `from` to `to` and waits until the hub confirmed it
+/// (and so everything sent before); adds it to `expected`.
+async fn send_last(from: &Client, to: &Jid, expected: &mut Vec<String>) {
+    from.send_confirmed(Message::chat(to.clone(), "last"))
+        .await
+        .unwrap();
+    expected.push("last".to_owned());
 }
 
 #[tokio::test]
@@ -946,15 +965,7 @@ async fn a_cut_while_the_application_lags_loses_no_message() {
     // once 256 events wait.
     let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
     let to: Jid = bob.jid().clone().into();
-    let mut expected = Vec::new();
-    for i in 0..N {
-        let text = format!("lag-{i}");
-        alice
-            .send(Message::chat(to.clone(), text.clone()))
-            .await
-            .unwrap();
-        expected.push(text);
-    }
+    let expected = send_numbered(&alice, &to, "lag", N).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The cut shows when bob's client writes.
     switch.kill();
@@ -980,20 +991,8 @@ async fn a_client_kicked_for_not_reading_resumes_and_gets_everything() {
     let switch = killable::KillSwitch::default();
     let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
     let to: Jid = bob.jid().clone().into();
-    let mut expected = Vec::new();
-    for i in 0..N {
-        let text = format!("flood-{i}");
-        alice
-            .send(Message::chat(to.clone(), text.clone()))
-            .await
-            .unwrap();
-        expected.push(text);
-    }
-    alice
-        .send_confirmed(Message::chat(to.clone(), "last"))
-        .await
-        .unwrap();
-    expected.push("last".to_owned());
+    let mut expected = send_numbered(&alice, &to, "flood", N).await;
+    send_last(&alice, &to, &mut expected).await;
     let mut got = Vec::new();
     let mut kicked = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -1066,15 +1065,7 @@ async fn a_resumption_takes_over_a_connection_the_hub_thinks_alive() {
     switch.half_open(true);
     let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
     let to: Jid = bob.jid().clone().into();
-    let mut expected = Vec::new();
-    for i in 0..5 {
-        let text = format!("before-{i}");
-        alice
-            .send(Message::chat(to.clone(), text.clone()))
-            .await
-            .unwrap();
-        expected.push(text);
-    }
+    let mut expected = send_numbered(&alice, &to, "before", 5).await;
     let mut got = bodies(&mut events, expected.len()).await;
     switch.kill();
     // Bob's client notices the cut when this arrives; the hub does not.
@@ -1121,20 +1112,8 @@ async fn a_client_kicked_for_a_full_mailbox_resumes_and_gets_everything() {
     let switch = killable::KillSwitch::default();
     let (bob, mut events) = cuttable(&hub, "bob", &switch, quick()).await.split();
     let to: Jid = bob.jid().clone().into();
-    let mut expected = Vec::new();
-    for i in 0..N {
-        let text = format!("burst-{i}");
-        alice
-            .send(Message::chat(to.clone(), text.clone()))
-            .await
-            .unwrap();
-        expected.push(text);
-    }
-    alice
-        .send_confirmed(Message::chat(to.clone(), "last"))
-        .await
-        .unwrap();
-    expected.push("last".to_owned());
+    let mut expected = send_numbered(&alice, &to, "burst", N).await;
+    send_last(&alice, &to, &mut expected).await;
     let mut got = Vec::new();
     let mut resumed = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -1052,6 +1052,15 @@ async fn flood(
     (written, held)
 }
 
+/// Waits up to `within` for `counter` to reach `sent`; what it reached.
+async fn delivered_within(counter: &AtomicUsize, sent: usize, within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    while counter.load(Ordering::SeqCst) < sent && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    counter.load(Ordering::SeqCst)
+}
+
 #[test]
 fn a_message_flood_is_slowed_to_its_recipients_pace_and_others_keep_service() {
     serially(a_message_flood_is_slowed_to_its_recipients_pace_and_others_keep_service_scenario());
@@ -1091,11 +1100,7 @@ async fn a_message_flood_is_slowed_to_its_recipients_pace_and_others_keep_servic
     // Bob was not cut off: every message of the flood reaches him, at his
     // pace (the hub took mallory's bytes only as fast as he read).
     let sent = written * BATCH;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while floods.load(Ordering::SeqCst) < sent && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let delivered = floods.load(Ordering::SeqCst);
+    let delivered = delivered_within(&floods, sent, Duration::from_secs(15)).await;
     let peak = memory.peak_growth();
     let (slowest, count) = background.finish().await;
     eprintln!(
@@ -1154,11 +1159,7 @@ async fn a_component_flood_is_slowed_to_its_recipients_pace_scenario() {
         sent += 1;
     }
     let flooded = started.elapsed();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while floods.load(Ordering::SeqCst) < sent && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let delivered = floods.load(Ordering::SeqCst);
+    let delivered = delivered_within(&floods, sent, Duration::from_secs(30)).await;
     let peak = memory.peak_growth();
     let (slowest, count) = background.finish().await;
     eprintln!(

@@ -1802,6 +1802,23 @@ mod tests {
             .collect()
     }
 
+    /// Session "s1" of `jid`, with nothing unacknowledged or waiting.
+    fn leaving(jid: &FullJid) -> Leaving {
+        Leaving {
+            state: ResumeState {
+                id: "s1".to_owned(),
+                location: None,
+                jid: jid.clone(),
+                inbound: 0,
+                outbound_acked: 0,
+                unacked: Vec::new(),
+                next_token: 0,
+            },
+            durable: HashMap::new(),
+            waiting: Vec::new(),
+        }
+    }
+
     #[test]
     fn a_parked_session_keeps_its_mailbox_ahead_of_later_stanzas() {
         // "first" reached the live session's mailbox; the session then
@@ -1813,20 +1830,7 @@ mod tests {
         let (live, mut inbox) = mailbox(1, 8);
         router.bind(&bob, &live).unwrap();
         router.redeliver(chat(&bob, "first"));
-        let state = ResumeState {
-            id: "s1".to_owned(),
-            location: None,
-            jid: bob.clone(),
-            inbound: 0,
-            outbound_acked: 0,
-            unacked: Vec::new(),
-            next_token: 0,
-        };
-        let leaving = Leaving {
-            state,
-            durable: HashMap::new(),
-            waiting: Vec::new(),
-        };
+        let leaving = leaving(&bob);
         assert!(
             router
                 .park(Instant::now(), &live, leaving, &mut inbox.stanzas)
@@ -1852,19 +1856,7 @@ mod tests {
         router.redeliver(chat(&bob, "for the old one"));
         let (new, _new_inbox) = mailbox(2, 8);
         router.bind(&bob, &new).unwrap();
-        let leaving = Leaving {
-            state: ResumeState {
-                id: "s1".to_owned(),
-                location: None,
-                jid: bob.clone(),
-                inbound: 0,
-                outbound_acked: 0,
-                unacked: Vec::new(),
-                next_token: 0,
-            },
-            durable: HashMap::new(),
-            waiting: Vec::new(),
-        };
+        let leaving = leaving(&bob);
         let Err(back) = router.park(Instant::now(), &old, leaving, &mut old_inbox.stanzas) else {
             panic!("a replaced session was parked");
         };

@@ -119,7 +119,7 @@ fn framing(c: &mut Criterion) {
             out.clear();
             for m in &messages {
                 writer
-                    .write_element(&m.to_element_in(StreamNamespace::Client), &mut out)
+                    .write_stanza(m, StreamNamespace::Client, &mut out)
                     .expect("writable");
             }
             black_box(out.len())

@@ -97,6 +97,18 @@ pub(crate) fn stanza(data: &[u8]) {
                             Ok(&typed),
                             "typed stanza did not round-trip"
                         );
+                        // Writing a stanza directly is writing its element.
+                        let writer = StreamWriter::new();
+                        for namespace in [StreamNamespace::Client, StreamNamespace::ComponentAccept]
+                        {
+                            let mut direct = BytesMut::new();
+                            let mut via_element = BytesMut::new();
+                            let written = writer.write_stanza(&typed, namespace, &mut direct);
+                            let expected = writer
+                                .write_element(&typed.to_element_in(namespace), &mut via_element);
+                            assert_eq!(written, expected, "write_stanza differs in its result");
+                            assert_eq!(direct, via_element, "write_stanza differs in its bytes");
+                        }
                         let payloads: Vec<&minidom::Element> = match &typed {
                             Stanza::Message(m) => m.payloads.iter().collect(),
                             Stanza::Presence(p) => p.payloads.iter().collect(),

@@ -589,6 +589,22 @@ impl ClientConnection {
         }
     }
 
+    /// Writes a stanza like [`write`](Self::write) an element, without
+    /// copying its payloads.
+    fn write_stanza(&mut self, stanza: &Stanza) {
+        if matches!(self.state, State::Closing) {
+            return;
+        }
+        let result = self
+            .writer
+            .write_stanza(stanza, StreamNamespace::Client, self.outbox.buf());
+        if let Err(e) = result {
+            self.error = Some(ConnectionError::Protocol(format!(
+                "cannot write an element: {e}"
+            )));
+        }
+    }
+
     /// Writes a stream error and our closing tag; nothing once our closing
     /// tag is out (the stream just ends).
     fn send_stream_error(&mut self, error: StreamError) {
@@ -965,7 +981,7 @@ impl ClientConnection {
         }
         let id = self.ids.next_id();
         let iq = Iq::set(None, bind).with_id(id.clone());
-        self.write(&iq.to_element_in(StreamNamespace::Client));
+        self.write_stanza(&Stanza::Iq(iq));
         self.state = State::Binding {
             id,
             features: Box::new(features),
@@ -1003,7 +1019,7 @@ impl ClientConnection {
         if session.is_some_and(|s| s.get_child("optional", NS_SESSION).is_none()) {
             let id = self.ids.next_id();
             let iq = Iq::set(None, Element::bare("session", NS_SESSION)).with_id(id.clone());
-            self.write(&iq.to_element_in(StreamNamespace::Client));
+            self.write_stanza(&Stanza::Iq(iq));
             self.state = State::Session {
                 id,
                 jid,
@@ -1099,14 +1115,16 @@ impl ClientConnection {
         token: StanzaToken,
         stanza: Stanza,
     ) -> Result<(), SendError> {
-        let element = stanza.to_element_in(StreamNamespace::Client);
         if let Some(sm) = &self.sm
             && !sm.outbound.has_room()
         {
             return Err(SendError::QueueFull(sm.outbound.outstanding()));
         }
         let start = self.outbox.buf().len();
-        if let Err(e) = self.writer.write_element(&element, self.outbox.buf()) {
+        let written = self
+            .writer
+            .write_stanza(&stanza, StreamNamespace::Client, self.outbox.buf());
+        if let Err(e) = written {
             self.outbox.buf().truncate(start);
             return Err(SendError::Unwritable(e));
         }
@@ -1150,7 +1168,7 @@ impl ClientConnection {
             self.request_ack_inner(now);
         } else {
             let iq = Iq::get(None, Ping.to_element()).with_id(self.ids.next_id());
-            self.write(&iq.to_element_in(StreamNamespace::Client));
+            self.write_stanza(&Stanza::Iq(iq));
         }
         self.probe_deadline = Some(now + self.config.ping_timeout);
     }
@@ -1187,7 +1205,7 @@ impl ClientConnection {
             return;
         }
         if self.sm.is_none() {
-            return self.write(&stanza.to_element_in(StreamNamespace::Client));
+            return self.write_stanza(&stanza);
         }
         let token = StanzaToken(self.next_token);
         self.next_token += 1;

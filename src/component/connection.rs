@@ -400,7 +400,6 @@ impl ComponentConnection {
             return Err((SendError::InvalidFrom, Box::new(stanza)));
         }
         stanza.assign_id(&mut self.ids);
-        let element = stanza.to_element_in(StreamNamespace::ComponentAccept);
         let waiting = self.waiting();
         let online = matches!(self.state, State::Online);
         let target = if online {
@@ -409,7 +408,10 @@ impl ComponentConnection {
             &mut self.held
         };
         let start = target.len();
-        if let Err(e) = self.writer.write_element(&element, target) {
+        let written = self
+            .writer
+            .write_stanza(&stanza, StreamNamespace::ComponentAccept, target);
+        if let Err(e) = written {
             return Err((SendError::Unwritable(e), Box::new(stanza)));
         }
         let len = target.len().saturating_sub(start);

@@ -471,9 +471,11 @@ impl ServerConnection {
             let full = SendError::QueueFull(waiting_bytes.max(unacked));
             return Err((full, Box::new(stanza)));
         }
-        let element = stanza.to_element_in(StreamNamespace::Client);
         let start = self.outbox.buf().len();
-        if let Err(e) = self.writer.write_element(&element, self.outbox.buf()) {
+        let written = self
+            .writer
+            .write_stanza(&stanza, StreamNamespace::Client, self.outbox.buf());
+        if let Err(e) = written {
             self.outbox.buf().truncate(start);
             return Err((SendError::Unwritable(e), Box::new(stanza)));
         }
@@ -716,9 +718,20 @@ impl ServerConnection {
         }
     }
 
+    /// Writes a stanza like [`write`](Self::write) an element, without
+    /// copying its payloads.
     fn write_stanza(&mut self, stanza: &Stanza) {
-        let element = stanza.to_element_in(StreamNamespace::Client);
-        self.write(&element);
+        if matches!(self.state, State::Closing) {
+            return;
+        }
+        let start = self.outbox.buf().len();
+        if self
+            .writer
+            .write_stanza(stanza, StreamNamespace::Client, self.outbox.buf())
+            .is_err()
+        {
+            self.outbox.buf().truncate(start);
+        }
     }
 
     fn write_header(&mut self, domain: &str) {

@@ -4,7 +4,8 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, start_element, take_attrs, take_children,
+    Attrs, Common, StanzaError, StanzaParseError, WriteParts, start_element, take_attrs,
+    take_children,
 };
 use crate::ext::{Payload, PayloadError};
 use crate::jid::Jid;
@@ -158,18 +159,7 @@ impl Iq {
 
     /// Serializes into the given content namespace.
     pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
-        let mut e = start_element(
-            "iq",
-            namespace,
-            Attrs {
-                to: self.to.as_ref(),
-                from: self.from.as_ref(),
-                id: Some(&self.id),
-                kind: Some(self.kind.as_str()),
-                lang: self.lang.as_deref(),
-            },
-            &self.other_attrs,
-        );
+        let mut e = self.start_in(namespace);
         match &self.kind {
             IqKind::Get(p) | IqKind::Set(p) | IqKind::Result(Some(p)) => {
                 e.append_child(p.clone());
@@ -183,6 +173,42 @@ impl Iq {
             }
         }
         e
+    }
+
+    /// The parts [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)
+    /// writes: the payload, or the echoed request, comes first, before the
+    /// error.
+    pub(crate) fn parts_in(&self, namespace: StreamNamespace) -> WriteParts<'_> {
+        let mut head = self.start_in(namespace);
+        let before = match &self.kind {
+            IqKind::Get(p) | IqKind::Set(p) | IqKind::Result(Some(p)) => std::slice::from_ref(p),
+            IqKind::Result(None) => &[],
+            IqKind::Error { error, request } => {
+                head.append_child(error.to_element_in(namespace.as_str()));
+                request.as_slice()
+            }
+        };
+        WriteParts {
+            head,
+            before,
+            after: &[],
+        }
+    }
+
+    /// The iq element with its attributes and no children.
+    fn start_in(&self, namespace: StreamNamespace) -> Element {
+        start_element(
+            "iq",
+            namespace,
+            Attrs {
+                to: self.to.as_ref(),
+                from: self.from.as_ref(),
+                id: Some(&self.id),
+                kind: Some(self.kind.as_str()),
+                lang: self.lang.as_deref(),
+            },
+            &self.other_attrs,
+        )
     }
 }
 

@@ -6,8 +6,8 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, default_text, find_payload,
-    start_element, take_attrs, take_children, text_of,
+    Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
+    find_payload, start_element, take_attrs, take_children, text_of,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -221,6 +221,25 @@ impl Message {
 
     /// Serializes into the given content namespace.
     pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
+        let mut e = self.head_in(namespace);
+        for payload in &self.payloads {
+            e.append_child(payload.clone());
+        }
+        e
+    }
+
+    /// The parts [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)
+    /// writes: the payloads come last.
+    pub(crate) fn parts_in(&self, namespace: StreamNamespace) -> WriteParts<'_> {
+        WriteParts {
+            head: self.head_in(namespace),
+            before: &[],
+            after: &self.payloads,
+        }
+    }
+
+    /// The message element with its typed children, without the payloads.
+    fn head_in(&self, namespace: StreamNamespace) -> Element {
         let ns = namespace.as_str();
         let kind = (self.kind != MessageType::Normal).then_some(self.kind.as_str());
         let mut e = start_element(
@@ -244,9 +263,6 @@ impl Message {
         }
         if let Some(error) = &self.error {
             e.append_child(error.to_element_in(ns));
-        }
-        for payload in &self.payloads {
-            e.append_child(payload.clone());
         }
         e
     }

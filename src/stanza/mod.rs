@@ -118,6 +118,16 @@ impl Stanza {
         }
     }
 
+    /// The stanza split for writing without copying its payloads: see
+    /// [`WriteParts`].
+    pub(crate) fn parts_in(&self, namespace: StreamNamespace) -> WriteParts<'_> {
+        match self {
+            Self::Message(s) => s.parts_in(namespace),
+            Self::Presence(s) => s.parts_in(namespace),
+            Self::Iq(s) => s.parts_in(namespace),
+        }
+    }
+
     /// The error stanza answering this one, or `None` when this one is
     /// itself an error (errors are never answered, RFC 6120 section 8.3.1).
     pub fn error_reply(&self, error: StanzaError) -> Option<Self> {
@@ -168,6 +178,19 @@ impl From<Iq> for Stanza {
     fn from(s: Iq) -> Self {
         Self::Iq(s)
     }
+}
+
+/// A stanza as [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)
+/// writes it: `to_element_in` is `head` with the elements of `before` as
+/// its first children and those of `after` as its last. The payload
+/// elements are borrowed, not copied.
+pub(crate) struct WriteParts<'a> {
+    /// The stanza element with its typed children, without the payloads.
+    pub(crate) head: Element,
+    /// Payload elements that come before the children of `head`.
+    pub(crate) before: &'a [Element],
+    /// Payload elements that come after the children of `head`.
+    pub(crate) after: &'a [Element],
 }
 
 /// A stanza that is well-formed XML but not a valid stanza.

@@ -6,8 +6,8 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, Text, append_texts, default_text, find_payload,
-    start_element, take_attrs, take_children, text_of, text_ref,
+    Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
+    find_payload, start_element, take_attrs, take_children, text_of, text_ref,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -284,6 +284,25 @@ impl Presence {
 
     /// Serializes into the given content namespace.
     pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
+        let mut e = self.head_in(namespace);
+        for payload in &self.payloads {
+            e.append_child(payload.clone());
+        }
+        e
+    }
+
+    /// The parts [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)
+    /// writes: the payloads come last.
+    pub(crate) fn parts_in(&self, namespace: StreamNamespace) -> WriteParts<'_> {
+        WriteParts {
+            head: self.head_in(namespace),
+            before: &[],
+            after: &self.payloads,
+        }
+    }
+
+    /// The presence element with its typed children, without the payloads.
+    fn head_in(&self, namespace: StreamNamespace) -> Element {
         let ns = namespace.as_str();
         let mut e = start_element(
             "presence",
@@ -306,9 +325,6 @@ impl Presence {
         }
         if let Some(error) = &self.error {
             e.append_child(error.to_element_in(ns));
-        }
-        for payload in &self.payloads {
-            e.append_child(payload.clone());
         }
         e
     }

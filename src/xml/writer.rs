@@ -7,6 +7,7 @@ use rxml::Namespace;
 use super::error::WriteError;
 use super::parser::{Framing, StreamHeader, StreamNamespace};
 use crate::ns;
+use crate::stanza::Stanza;
 
 /// Writes an XMPP stream: header, top-level elements, close.
 ///
@@ -56,9 +57,49 @@ pub struct StreamWriter {
     stream: Option<(Framing, StreamNamespace)>,
 }
 
+/// The children of an element being written, in order: for a stanza,
+/// payload elements written by reference before and after the element's
+/// own nodes; for any other element, its nodes alone.
+struct Children<'a> {
+    before: std::slice::Iter<'a, Element>,
+    nodes: std::slice::Iter<'a, Node>,
+    after: std::slice::Iter<'a, Element>,
+}
+
+/// One child while writing.
+enum Child<'a> {
+    Text(&'a str),
+    Element(&'a Element),
+}
+
+impl<'a> Children<'a> {
+    fn new(before: &'a [Element], element: &'a Element, after: &'a [Element]) -> Self {
+        Self {
+            before: before.iter(),
+            nodes: element.nodes(),
+            after: after.iter(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.before.len() == 0 && self.nodes.len() == 0 && self.after.len() == 0
+    }
+
+    fn next(&mut self) -> Option<Child<'a>> {
+        if let Some(element) = self.before.next() {
+            return Some(Child::Element(element));
+        }
+        match self.nodes.next() {
+            Some(Node::Text(text)) => Some(Child::Text(text)),
+            Some(Node::Element(element)) => Some(Child::Element(element)),
+            None => self.after.next().map(Child::Element),
+        }
+    }
+}
+
 /// Per open element while writing: what its children inherit.
 struct Open<'a> {
-    nodes: std::slice::Iter<'a, Node>,
+    nodes: Children<'a>,
     /// Start and end of the element's qualified name in the output, to
     /// repeat it in the end tag.
     name: (usize, usize),
@@ -100,6 +141,58 @@ impl StreamWriter {
     /// A [`WriteError`] if a name or character cannot be written as XML;
     /// nothing is written then.
     pub fn write_element(&self, element: &Element, out: &mut BytesMut) -> Result<(), WriteError> {
+        self.write_with_children(&[], element, &[], out)
+    }
+
+    /// Writes one stanza in the content namespace `namespace`, straight
+    /// from its typed fields: the stanza element and its typed children are
+    /// built without the payload elements, which are written by reference
+    /// rather than copied.
+    ///
+    /// The output is byte for byte that of
+    /// [`write_element`](Self::write_element) on
+    /// [`stanza.to_element_in(namespace)`](Stanza::to_element_in), and so
+    /// are the errors.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use xmpp_kit::stanza::{Message, Stanza};
+    /// use xmpp_kit::xml::{StreamNamespace, StreamWriter};
+    ///
+    /// let stanza = Stanza::from(Message::chat("juliet@example.com".parse()?, "Fish & chips"));
+    /// let mut out = BytesMut::new();
+    /// StreamWriter::new().write_stanza(&stanza, StreamNamespace::Client, &mut out)?;
+    /// assert_eq!(
+    ///     &out[..],
+    ///     &b"<message xmlns='jabber:client' to='juliet@example.com' type='chat'>\
+    ///        <body>Fish &amp; chips</body></message>"[..]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`WriteError`] if a name or character cannot be written as XML;
+    /// nothing is written then.
+    pub fn write_stanza(
+        &self,
+        stanza: &Stanza,
+        namespace: StreamNamespace,
+        out: &mut BytesMut,
+    ) -> Result<(), WriteError> {
+        let parts = stanza.parts_in(namespace);
+        self.write_with_children(parts.before, &parts.head, parts.after, out)
+    }
+
+    /// Writes `element` as a top-level element with the elements of
+    /// `before` as its first children and those of `after` as its last,
+    /// written by reference.
+    fn write_with_children(
+        &self,
+        before: &[Element],
+        element: &Element,
+        after: &[Element],
+        out: &mut BytesMut,
+    ) -> Result<(), WriteError> {
         let start = out.len();
         let (default_ns, stream_prefix) = match self.stream {
             Some((Framing::Stream, content)) => (content.as_str(), true),
@@ -108,7 +201,7 @@ impl StreamWriter {
             }
             _ => ("", false),
         };
-        let result = write_tree(element, default_ns, stream_prefix, out);
+        let result = write_tree(before, element, after, default_ns, stream_prefix, out);
         if result.is_err() {
             out.truncate(start);
         }
@@ -167,8 +260,12 @@ fn write_header(header: &StreamHeader, out: &mut BytesMut) -> Result<(), WriteEr
     Ok(())
 }
 
+/// Writes `root` and its subtree, with the elements of `before` and `after`
+/// written as its first and last children.
 fn write_tree<'a>(
+    before: &'a [Element],
     root: &'a Element,
+    after: &'a [Element],
     stream_ns: &str,
     stream_prefix: bool,
     out: &mut BytesMut,
@@ -177,6 +274,7 @@ fn write_tree<'a>(
     let mut declared: Vec<String> = Vec::new();
     let mut stack: Vec<Open<'a>> = Vec::new();
     let mut next = Some((root, None));
+    let mut extra = Some((before, after));
     loop {
         if let Some((element, inherited)) = next.take() {
             let inherited_ns = match inherited {
@@ -189,7 +287,10 @@ fn write_tree<'a>(
                 declared.push(ns);
                 default_ns = Some(declared.len() - 1);
             }
-            if element.nodes().len() == 0 {
+            // Only the root has extra children.
+            let (before, after) = extra.take().unwrap_or_default();
+            let nodes = Children::new(before, element, after);
+            if nodes.is_empty() {
                 out.put_slice(b"/>");
                 if new_ns_declared(default_ns, inherited) {
                     declared.pop();
@@ -197,7 +298,7 @@ fn write_tree<'a>(
             } else {
                 out.put_u8(b'>');
                 stack.push(Open {
-                    nodes: element.nodes(),
+                    nodes,
                     name,
                     default_ns,
                 });
@@ -207,8 +308,8 @@ fn write_tree<'a>(
             return Ok(());
         };
         match top.nodes.next() {
-            Some(Node::Text(text)) => escape_text(text, out)?,
-            Some(Node::Element(child)) => next = Some((child, top.default_ns)),
+            Some(Child::Text(text)) => escape_text(text, out)?,
+            Some(Child::Element(child)) => next = Some((child, top.default_ns)),
             None => {
                 let (start, end) = top.name;
                 let own = top.default_ns;

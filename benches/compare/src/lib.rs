@@ -68,7 +68,7 @@ pub fn xmpp_kit_write(messages: &[Stanza], writer: &StreamWriter, out: &mut Byte
     out.clear();
     for m in messages {
         writer
-            .write_element(&m.to_element_in(StreamNamespace::Client), out)
+            .write_stanza(m, StreamNamespace::Client, out)
             .expect("writable");
     }
     out.len()

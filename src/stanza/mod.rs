@@ -554,6 +554,47 @@ pub(crate) fn text_of(mut child: Element) -> Text {
     Text { lang, text }
 }
 
+impl crate::xml::StreamWriter {
+    /// Writes one stanza in the content namespace `namespace`, straight
+    /// from its typed fields: the stanza element and its typed children are
+    /// built without the payload elements, which are written by reference
+    /// rather than copied.
+    ///
+    /// The output is byte for byte that of
+    /// [`write_element`](crate::xml::StreamWriter::write_element) on
+    /// [`stanza.to_element_in(namespace)`](Stanza::to_element_in), and so
+    /// are the errors.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use xmpp_kit::stanza::{Message, Stanza};
+    /// use xmpp_kit::xml::{StreamNamespace, StreamWriter};
+    ///
+    /// let stanza = Stanza::from(Message::chat("juliet@example.com".parse()?, "Fish & chips"));
+    /// let mut out = BytesMut::new();
+    /// StreamWriter::new().write_stanza(&stanza, StreamNamespace::Client, &mut out)?;
+    /// assert_eq!(
+    ///     &out[..],
+    ///     &b"<message xmlns='jabber:client' to='juliet@example.com' type='chat'>\
+    ///        <body>Fish &amp; chips</body></message>"[..]
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A [`WriteError`](crate::xml::WriteError) if a name or character cannot be written as XML;
+    /// nothing is written then.
+    pub fn write_stanza(
+        &self,
+        stanza: &Stanza,
+        namespace: StreamNamespace,
+        out: &mut bytes::BytesMut,
+    ) -> Result<(), crate::xml::WriteError> {
+        let parts = stanza.parts_in(namespace);
+        self.write_with_children(parts.before, &parts.head, parts.after, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

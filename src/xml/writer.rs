@@ -7,7 +7,6 @@ use rxml::Namespace;
 use super::error::WriteError;
 use super::parser::{Framing, StreamHeader, StreamNamespace};
 use crate::ns;
-use crate::stanza::Stanza;
 
 /// Writes an XMPP stream: header, top-level elements, close.
 ///
@@ -144,49 +143,10 @@ impl StreamWriter {
         self.write_with_children(&[], element, &[], out)
     }
 
-    /// Writes one stanza in the content namespace `namespace`, straight
-    /// from its typed fields: the stanza element and its typed children are
-    /// built without the payload elements, which are written by reference
-    /// rather than copied.
-    ///
-    /// The output is byte for byte that of
-    /// [`write_element`](Self::write_element) on
-    /// [`stanza.to_element_in(namespace)`](Stanza::to_element_in), and so
-    /// are the errors.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use xmpp_kit::stanza::{Message, Stanza};
-    /// use xmpp_kit::xml::{StreamNamespace, StreamWriter};
-    ///
-    /// let stanza = Stanza::from(Message::chat("juliet@example.com".parse()?, "Fish & chips"));
-    /// let mut out = BytesMut::new();
-    /// StreamWriter::new().write_stanza(&stanza, StreamNamespace::Client, &mut out)?;
-    /// assert_eq!(
-    ///     &out[..],
-    ///     &b"<message xmlns='jabber:client' to='juliet@example.com' type='chat'>\
-    ///        <body>Fish &amp; chips</body></message>"[..]
-    /// );
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    /// A [`WriteError`] if a name or character cannot be written as XML;
-    /// nothing is written then.
-    pub fn write_stanza(
-        &self,
-        stanza: &Stanza,
-        namespace: StreamNamespace,
-        out: &mut BytesMut,
-    ) -> Result<(), WriteError> {
-        let parts = stanza.parts_in(namespace);
-        self.write_with_children(parts.before, &parts.head, parts.after, out)
-    }
-
     /// Writes `element` as a top-level element with the elements of
     /// `before` as its first children and those of `after` as its last,
     /// written by reference.
-    fn write_with_children(
+    pub(crate) fn write_with_children(
         &self,
         before: &[Element],
         element: &Element,

@@ -159,20 +159,7 @@ impl Iq {
 
     /// Serializes into the given content namespace.
     pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
-        let mut e = self.start_in(namespace);
-        match &self.kind {
-            IqKind::Get(p) | IqKind::Set(p) | IqKind::Result(Some(p)) => {
-                e.append_child(p.clone());
-            }
-            IqKind::Result(None) => {}
-            IqKind::Error { error, request } => {
-                if let Some(p) = request {
-                    e.append_child(p.clone());
-                }
-                e.append_child(error.to_element_in(namespace.as_str()));
-            }
-        }
-        e
+        self.parts_in(namespace).into_element()
     }
 
     /// The parts [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)

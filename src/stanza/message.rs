@@ -221,11 +221,7 @@ impl Message {
 
     /// Serializes into the given content namespace.
     pub fn to_element_in(&self, namespace: StreamNamespace) -> Element {
-        let mut e = self.head_in(namespace);
-        for payload in &self.payloads {
-            e.append_child(payload.clone());
-        }
-        e
+        self.parts_in(namespace).into_element()
     }
 
     /// The parts [`StreamWriter::write_stanza`](crate::xml::StreamWriter::write_stanza)

@@ -193,6 +193,24 @@ pub(crate) struct WriteParts<'a> {
     pub(crate) after: &'a [Element],
 }
 
+impl WriteParts<'_> {
+    /// The whole stanza element, the payloads copied in.
+    pub(crate) fn into_element(self) -> Element {
+        let mut element = self.head;
+        let own = element.take_nodes();
+        for payload in self.before {
+            element.append_child(payload.clone());
+        }
+        for node in own {
+            element.append_node(node);
+        }
+        for payload in self.after {
+            element.append_child(payload.clone());
+        }
+        element
+    }
+}
+
 /// A stanza that is well-formed XML but not a valid stanza.
 ///
 /// It gives the element back, untouched, and can build the error reply:

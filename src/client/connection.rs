@@ -579,26 +579,25 @@ impl ClientConnection {
     /// Writes an element, unless our closing tag is out: nothing may
     /// follow it (RFC 6120 section 4.4).
     fn write(&mut self, element: &Element) {
-        if matches!(self.state, State::Closing) {
-            return;
-        }
-        if let Err(e) = self.writer.write_element(element, self.outbox.buf()) {
-            self.error = Some(ConnectionError::Protocol(format!(
-                "cannot write an element: {e}"
-            )));
-        }
+        self.write_with(|writer, out| writer.write_element(element, out));
     }
 
     /// Writes a stanza like [`write`](Self::write) an element, without
     /// copying its payloads.
     fn write_stanza(&mut self, stanza: &Stanza) {
+        self.write_with(|writer, out| writer.write_stanza(stanza, StreamNamespace::Client, out));
+    }
+
+    /// Writes with `write` unless our closing tag is out; a failure (which
+    /// writes nothing) is the connection's error.
+    fn write_with(
+        &mut self,
+        write: impl FnOnce(&StreamWriter, &mut bytes::BytesMut) -> Result<(), crate::xml::WriteError>,
+    ) {
         if matches!(self.state, State::Closing) {
             return;
         }
-        let result = self
-            .writer
-            .write_stanza(stanza, StreamNamespace::Client, self.outbox.buf());
-        if let Err(e) = result {
+        if let Err(e) = write(&self.writer, self.outbox.buf()) {
             self.error = Some(ConnectionError::Protocol(format!(
                 "cannot write an element: {e}"
             )));
@@ -1120,12 +1119,10 @@ impl ClientConnection {
         {
             return Err(SendError::QueueFull(sm.outbound.outstanding()));
         }
-        let start = self.outbox.buf().len();
         let written = self
             .writer
             .write_stanza(&stanza, StreamNamespace::Client, self.outbox.buf());
         if let Err(e) = written {
-            self.outbox.buf().truncate(start);
             return Err(SendError::Unwritable(e));
         }
         let mut ask = false;

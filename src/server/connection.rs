@@ -471,12 +471,10 @@ impl ServerConnection {
             let full = SendError::QueueFull(waiting_bytes.max(unacked));
             return Err((full, Box::new(stanza)));
         }
-        let start = self.outbox.buf().len();
         let written = self
             .writer
             .write_stanza(&stanza, StreamNamespace::Client, self.outbox.buf());
         if let Err(e) = written {
-            self.outbox.buf().truncate(start);
             return Err((SendError::Unwritable(e), Box::new(stanza)));
         }
         let token = StanzaToken(self.next_token);
@@ -705,33 +703,26 @@ impl ServerConnection {
     /// Writes an element, unless our closing tag is out: nothing may
     /// follow it (RFC 6120 section 4.4).
     fn write(&mut self, element: &Element) {
-        if matches!(self.state, State::Closing) {
-            return;
-        }
-        let start = self.outbox.buf().len();
-        if self
-            .writer
-            .write_element(element, self.outbox.buf())
-            .is_err()
-        {
-            self.outbox.buf().truncate(start);
-        }
+        self.write_with(|writer, out| writer.write_element(element, out));
     }
 
     /// Writes a stanza like [`write`](Self::write) an element, without
     /// copying its payloads.
     fn write_stanza(&mut self, stanza: &Stanza) {
+        self.write_with(|writer, out| writer.write_stanza(stanza, StreamNamespace::Client, out));
+    }
+
+    /// Writes with `write` unless our closing tag is out. A write that
+    /// fails writes nothing (the writer's contract), so there is nothing
+    /// to undo.
+    fn write_with(
+        &mut self,
+        write: impl FnOnce(&StreamWriter, &mut bytes::BytesMut) -> Result<(), crate::xml::WriteError>,
+    ) {
         if matches!(self.state, State::Closing) {
             return;
         }
-        let start = self.outbox.buf().len();
-        if self
-            .writer
-            .write_stanza(stanza, StreamNamespace::Client, self.outbox.buf())
-            .is_err()
-        {
-            self.outbox.buf().truncate(start);
-        }
+        let _unwritable = write(&self.writer, self.outbox.buf());
     }
 
     fn write_header(&mut self, domain: &str) {

@@ -83,6 +83,10 @@ impl<'a> Children<'a> {
     fn is_empty(&self) -> bool {
         self.before.len() == 0 && self.nodes.len() == 0 && self.after.len() == 0
     }
+}
+
+impl<'a> Iterator for Children<'a> {
+    type Item = Child<'a>;
 
     fn next(&mut self) -> Option<Child<'a>> {
         if let Some(element) = self.before.next() {

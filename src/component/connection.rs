@@ -628,6 +628,7 @@ impl ComponentConnection {
                     self.handle_element(now, element);
                 }
             }
+            Frame::Stanza(parts) => self.handle_frame(now, Frame::Element(parts.into_element())),
             Frame::Keepalive => {}
             Frame::Close => {
                 if matches!(self.state, State::Closing { .. }) {

@@ -776,6 +776,7 @@ impl ServerConnection {
                     self.handle_element(now, element);
                 }
             }
+            Frame::Stanza(parts) => self.handle_frame(now, Frame::Element(parts.into_element())),
             Frame::Keepalive => {}
             Frame::Close => {
                 if matches!(self.state, State::Closing) {

@@ -8,11 +8,15 @@
 //! WebSocket framing.
 
 mod error;
+mod lazy;
 mod limits;
 mod parser;
+mod split;
 mod writer;
 
 pub use error::{LimitKind, ParseError, WriteError};
+pub use lazy::LazyElement;
 pub use limits::{InvalidLimits, Limits};
 pub use parser::{Frame, Framing, StreamHeader, StreamNamespace, StreamParser};
+pub use split::{StanzaName, StanzaParts};
 pub use writer::StreamWriter;

@@ -1,12 +1,14 @@
 //! The incremental stream parser: bytes in, [`Frame`]s out.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use minidom::Element;
 use rxml::error::EndOrError;
 use rxml::{AttrMap, Namespace, NcName, Options, Parse, RawEvent, RawParser, WithOptions};
 
 use super::error::{LimitKind, ParseError};
+use super::lazy::{LazyElement, NamespaceName};
 use super::limits::Limits;
+use super::split::{StanzaName, StanzaParts};
 use crate::ns;
 
 /// How the stream is framed on the transport.
@@ -122,6 +124,10 @@ pub enum Frame {
     /// The peer closed the stream (`</stream:stream>` or RFC 7395 `<close/>`).
     /// Nothing but whitespace may follow.
     Close,
+    /// A stanza, split into its parts as it was read, with its extension
+    /// payloads kept as bytes: given instead of [`Frame::Element`] for
+    /// stanzas once [`StreamParser::set_split_stanzas`] is on.
+    Stanza(StanzaParts),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +140,9 @@ enum Phase {
     Framed,
     /// The stream has ended.
     Closed,
+    /// A lone element, parsed again from bytes the framer kept
+    /// ([`parse_fragment`]): it is the whole document.
+    Fragment,
 }
 
 /// An RFC 7395 framing element being read (its end is its frame boundary).
@@ -150,13 +159,50 @@ struct Head {
     prefix: Option<NcName>,
     local: NcName,
     attributes: usize,
+    /// The stream offset where the element starts.
+    start: u64,
+}
+
+/// A stanza being split ([`StreamParser::set_split_stanzas`]).
+#[derive(Debug)]
+struct SplitStanza {
+    parts: StanzaParts,
+    /// The child being kept as bytes, while it is open.
+    raw: Option<OpenRaw>,
+}
+
+/// A child of a split stanza being kept as bytes.
+#[derive(Debug)]
+struct OpenRaw {
+    start: u64,
+    /// How many elements are open with it, itself included.
+    depth: usize,
+    /// The length of the bindings before its own declarations.
+    mark: usize,
+    /// Whether it uses only namespaces it declares itself.
+    self_contained: bool,
+    name: NcName,
+    namespace: NamespaceName,
+}
+
+/// A child of a split stanza: made, or a range of the kept bytes until
+/// the stanza ends.
+#[derive(Debug)]
+enum SplitChild {
+    Done(LazyElement),
+    Raw {
+        start: u64,
+        end: u64,
+        name: NcName,
+        namespace: NamespaceName,
+    },
 }
 
 /// A namespace declaration in scope; `prefix: None` is the default namespace.
 /// The name is the tokenizer's own string, moved in: declaring costs no
 /// allocation.
-#[derive(Debug)]
-struct Binding {
+#[derive(Debug, Clone)]
+pub(crate) struct Binding {
     prefix: Option<NcName>,
     namespace: String,
 }
@@ -331,8 +377,21 @@ pub struct StreamParser {
     limits: Limits,
     authenticated: bool,
     raw: RawParser,
-    /// Bytes fed but not yet handed to the tokenizer.
+    /// Bytes fed and not yet let go of: from `held` (bytes of the current
+    /// frame are kept until it ends, so that payloads can be kept as
+    /// bytes) to the last byte fed. Those from `consumed` on are not handed
+    /// to the tokenizer yet.
     input: BytesMut,
+    /// The stream offset of the first byte of `input`.
+    held: u64,
+    /// Whether stanzas are given as [`Frame::Stanza`].
+    split: bool,
+    /// The stanza being split, when the top-level element being read is one.
+    stanza: Option<SplitStanza>,
+    /// The children of the stanza being split (capacity reused).
+    split_children: Vec<SplitChild>,
+    /// The stream offset where the current event starts.
+    event_start: u64,
     phase: Phase,
     framing_element: Option<FramingElement>,
     bindings: Vec<Binding>,
@@ -374,6 +433,11 @@ impl StreamParser {
             limits,
             authenticated: false,
             input: BytesMut::new(),
+            held: 0,
+            split: false,
+            stanza: None,
+            split_children: Vec::new(),
+            event_start: 0,
             phase: Phase::AwaitHeader,
             framing_element: None,
             bindings: Vec::new(),
@@ -403,6 +467,39 @@ impl StreamParser {
         self.authenticated = authenticated;
     }
 
+    /// Gives stanzas (`message`, `presence` and `iq` elements in a content
+    /// namespace) as [`Frame::Stanza`] instead of [`Frame::Element`]: their
+    /// attributes sorted out and their children kept, each extension
+    /// payload that declares its own namespace as the bytes it arrived as
+    /// ([`LazyElement`]), without building an element tree for it. Routing
+    /// such a stanza on costs no tree at all. Off by default; the
+    /// connections of this crate turn it on.
+    ///
+    /// ```
+    /// use xmpp_kit::xml::{Frame, Limits, StanzaName, StreamParser};
+    ///
+    /// let mut parser = StreamParser::new(Limits::default());
+    /// parser.set_split_stanzas(true);
+    /// parser.feed(b"<stream:stream xmlns='jabber:client' \
+    ///     xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>\
+    ///     <message to='juliet@example.com' id='m1'><body>Hi</body>\
+    ///     <active xmlns='http://jabber.org/protocol/chatstates'/></message>");
+    /// let Some(Frame::Header(_)) = parser.next_frame()? else { panic!() };
+    /// let Some(Frame::Stanza(message)) = parser.next_frame()? else { panic!() };
+    /// assert_eq!(message.name, StanzaName::Message);
+    /// assert_eq!(message.to.as_deref(), Some("juliet@example.com"));
+    /// let [body, state] = &message.children[..] else { panic!() };
+    /// assert_eq!(body.text(), "Hi");
+    /// assert_eq!(
+    ///     state.raw_bytes(),
+    ///     Some(&b"<active xmlns='http://jabber.org/protocol/chatstates'/>"[..])
+    /// );
+    /// # Ok::<(), xmpp_kit::xml::ParseError>(())
+    /// ```
+    pub fn set_split_stanzas(&mut self, split: bool) {
+        self.split = split;
+    }
+
     /// Appends bytes received from the peer. Call
     /// [`next_frame`](Self::next_frame) until it returns `Ok(None)` after
     /// each call; that consumes everything fed so far.
@@ -415,7 +512,27 @@ impl StreamParser {
     /// Bytes fed that the parser has not looked at yet. They are kept across
     /// [`reset`](Self::reset).
     pub fn buffered_len(&self) -> usize {
-        self.input.len()
+        self.unparsed().len()
+    }
+
+    /// The bytes fed that the tokenizer has not been given yet.
+    fn unparsed(&self) -> &[u8] {
+        let at = usize::try_from(self.consumed.saturating_sub(self.held)).unwrap_or(usize::MAX);
+        self.input.get(at..).unwrap_or_default()
+    }
+
+    /// Lets go of the bytes before stream offset `to`.
+    fn release(&mut self, to: u64) {
+        let n = usize::try_from(to.saturating_sub(self.held)).unwrap_or(usize::MAX);
+        let n = n.min(self.input.len());
+        self.input.advance(n);
+        self.held += n as u64;
+    }
+
+    /// The kept bytes from stream offset `start` to `end`.
+    fn held_bytes(&self, start: u64, end: u64) -> &[u8] {
+        let at = |offset: u64| usize::try_from(offset.saturating_sub(self.held)).unwrap_or(0);
+        self.input.get(at(start)..at(end)).unwrap_or_default()
     }
 
     /// Whether the peer has closed the stream.
@@ -428,7 +545,7 @@ impl StreamParser {
         match self.phase {
             Phase::Stream => Some(Framing::Stream),
             Phase::Framed => Some(Framing::WebSocket),
-            Phase::AwaitHeader | Phase::Closed => None,
+            Phase::AwaitHeader | Phase::Closed | Phase::Fragment => None,
         }
     }
 
@@ -443,10 +560,14 @@ impl StreamParser {
         self.head = None;
         self.raw_attributes.clear();
         self.stack.clear();
+        self.stanza = None;
+        self.split_children.clear();
         self.pending_text = PendingText::default();
         self.sniffed = false;
+        // Bytes the old tokenizer took but gave no event for go to the new one.
         self.consumed = self.evented;
         self.frame_start = self.evented;
+        self.release(self.evented);
     }
 
     /// Returns the next complete frame, `Ok(None)` when more bytes are needed.
@@ -463,7 +584,7 @@ impl StreamParser {
                 return self.after_close();
             }
             if !self.sniffed {
-                match sniff_encoding(&self.input) {
+                match sniff_encoding(self.unparsed()) {
                     Sniff::NeedMore => return Ok(None),
                     Sniff::Utf8 => self.sniffed = true,
                     Sniff::Other(name) => {
@@ -478,15 +599,18 @@ impl StreamParser {
             let max = self.max_stanza_bytes();
             let in_flight = self.in_flight();
             // Never let the tokenizer take a byte past the limit.
-            let take = self.input.len().min(max.saturating_sub(in_flight));
-            let chunk = self.input.get(..take).unwrap_or_default();
+            let at = usize::try_from(self.consumed.saturating_sub(self.held)).unwrap_or(usize::MAX);
+            let unparsed = self.input.get(at..).unwrap_or_default();
+            let available = unparsed.len();
+            let take = available.min(max.saturating_sub(in_flight));
+            let chunk = unparsed.get(..take).unwrap_or_default();
             let mut rest = chunk;
             let result = self.raw.parse(&mut rest, false);
             let used = chunk.len() - rest.len();
-            self.input.advance(used);
             self.consumed += used as u64;
             match result {
                 Ok(Some(event)) => {
+                    self.event_start = self.evented;
                     self.evented += event.metrics().len() as u64;
                     match self.handle_event(event) {
                         Ok(Some(frame)) => return Ok(Some(frame)),
@@ -495,7 +619,7 @@ impl StreamParser {
                     }
                 }
                 Err(EndOrError::NeedMoreData) => {
-                    if self.input.is_empty() {
+                    if used == available {
                         return Ok(None);
                     }
                     // The budget is spent and the element goes on.
@@ -526,7 +650,10 @@ impl StreamParser {
     fn fail(&mut self, error: ParseError) -> Result<Option<Frame>, ParseError> {
         self.error = Some(error.clone());
         self.input = BytesMut::new();
+        self.held = self.consumed;
         self.stack = Vec::new();
+        self.stanza = None;
+        self.split_children = Vec::new();
         self.raw_attributes = Vec::new();
         self.templates = Templates::default();
         self.pending_text = PendingText::default();
@@ -534,8 +661,9 @@ impl StreamParser {
     }
 
     fn after_close(&mut self) -> Result<Option<Frame>, ParseError> {
-        if self.input.iter().all(|b| is_xml_space(*b)) {
+        if self.unparsed().iter().all(|b| is_xml_space(*b)) {
             self.input.clear();
+            self.held = self.consumed;
             Ok(None)
         } else {
             self.fail(ParseError::DataAfterClose)
@@ -544,6 +672,7 @@ impl StreamParser {
 
     fn end_frame(&mut self, frame: Frame) -> Option<Frame> {
         self.frame_start = self.evented;
+        self.release(self.evented);
         Some(frame)
     }
 
@@ -577,6 +706,7 @@ impl StreamParser {
                     prefix,
                     local,
                     attributes: 0,
+                    start: self.event_start,
                 });
                 Ok(None)
             }
@@ -610,8 +740,21 @@ impl StreamParser {
             return Err(ParseError::BadFormat("element head closed twice"));
         };
         let namespace = self.resolve(head.prefix.as_ref())?;
-        let attributes = self.resolve_attributes()?;
+        if self.stanza.is_some() && self.stack.is_empty() {
+            return self.split_child_head(head, namespace);
+        }
         let open = self.scopes.len();
+        if self.split
+            && self.stack.is_empty()
+            && self.framing_element.is_none()
+            && matches!(self.phase, Phase::Stream | Phase::Framed)
+            && self.stanza_depth(open) == 1
+            && let Some(name) = StanzaName::from_name(head.local.as_str())
+            && let Some(content) = StreamNamespace::from_name(self.ns_str(namespace))
+        {
+            return self.start_stanza(name, content);
+        }
+        let attributes = self.resolve_attributes()?;
         match self.phase {
             Phase::AwaitHeader => self.stream_header(namespace, &head.local, &attributes),
             Phase::Framed if open == 1 => {
@@ -642,7 +785,7 @@ impl StreamParser {
                 self.open_element(namespace, &head.local, attributes);
                 Ok(None)
             }
-            Phase::Stream | Phase::Framed => {
+            Phase::Stream | Phase::Framed | Phase::Fragment => {
                 if self.framing_element.is_some() {
                     return Err(ParseError::BadFormat(
                         "RFC 7395 <open/> and <close/> take no children",
@@ -716,6 +859,10 @@ impl StreamParser {
             self.pending_text.push(text);
             return Ok(None);
         }
+        if self.stanza.is_some() {
+            // Between a stanza's children, or inside one kept as bytes.
+            return Ok(None);
+        }
         if !text.bytes().all(is_xml_space) {
             return Err(ParseError::BadFormat("text outside a top-level element"));
         }
@@ -729,10 +876,18 @@ impl StreamParser {
         if let Some(mark) = self.scopes.pop() {
             self.bindings.truncate(mark);
         }
+        if self.stanza.is_some() && self.stack.is_empty() {
+            return self.split_foot();
+        }
         self.append_pending_text();
         if let Some(element) = self.stack.pop() {
             if let Some(parent) = self.stack.last_mut() {
                 parent.append_child(element);
+                return Ok(None);
+            }
+            if self.stanza.is_some() {
+                // A child of a split stanza, in its namespace.
+                self.split_children.push(SplitChild::Done(element.into()));
                 return Ok(None);
             }
             if self.phase == Phase::Framed {
@@ -746,6 +901,7 @@ impl StreamParser {
             (Phase::Framed, Some(FramingElement::Open)) => {
                 self.raw = new_tokenizer(&self.limits);
                 self.frame_start = self.evented;
+                self.release(self.evented);
                 Ok(None)
             }
             (Phase::Framed, Some(FramingElement::Close)) | (Phase::Stream, None) => {
@@ -822,11 +978,7 @@ impl StreamParser {
             let namespace = match prefix {
                 None => ns::NO_NAMESPACE.clone(),
                 Some(p) => match self.resolve(Some(&p)) {
-                    Ok(namespace) => {
-                        let name = self.ns_str(namespace);
-                        Namespace::try_share_static(name)
-                            .unwrap_or_else(|| Namespace::from(name.to_owned()))
-                    }
+                    Ok(namespace) => self.attr_namespace(namespace),
                     Err(e) => {
                         result = Err(e);
                         break;
@@ -843,6 +995,270 @@ impl StreamParser {
         raw.clear();
         self.raw_attributes = raw;
         result.map(|()| map)
+    }
+}
+
+/// Splitting stanzas ([`StreamParser::set_split_stanzas`]).
+impl StreamParser {
+    /// The namespace of a prefixed attribute, as an attribute map keeps it.
+    fn attr_namespace(&self, namespace: Resolved) -> Namespace<'static> {
+        let name = self.ns_str(namespace);
+        Namespace::try_share_static(name).unwrap_or_else(|| Namespace::from(name.to_owned()))
+    }
+
+    /// Starts splitting a stanza whose head has just closed: its attributes
+    /// go to their fields, without an attribute map for the usual ones.
+    fn start_stanza(
+        &mut self,
+        name: StanzaName,
+        content: StreamNamespace,
+    ) -> Result<Option<Frame>, ParseError> {
+        let mut parts = StanzaParts::new(name, content);
+        let mut raw = std::mem::take(&mut self.raw_attributes);
+        let mut result = Ok(());
+        for (prefix, local, value) in raw.drain(..) {
+            let namespace = match prefix {
+                None => None,
+                Some(p) => match self.resolve(Some(&p)) {
+                    Ok(namespace) => Some(namespace),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                },
+            };
+            let slot = match (namespace, local.as_str()) {
+                (None, "to") => Some(&mut parts.to),
+                (None, "from") => Some(&mut parts.from),
+                (None, "id") => Some(&mut parts.id),
+                (None, "type") => Some(&mut parts.kind),
+                (Some(namespace), "lang") if self.ns_str(namespace) == rxml::XMLNS_XML => {
+                    Some(&mut parts.lang)
+                }
+                _ => None,
+            };
+            let duplicate = match slot {
+                Some(slot) => slot.replace(value).is_some(),
+                None => {
+                    let namespace = match namespace {
+                        None => ns::NO_NAMESPACE.clone(),
+                        Some(namespace) => self.attr_namespace(namespace),
+                    };
+                    parts
+                        .other_attrs
+                        .insert(namespace, local.clone(), value)
+                        .is_some()
+                }
+            };
+            if duplicate {
+                result = Err(ParseError::DuplicateAttribute(local.as_str().to_owned()));
+                break;
+            }
+        }
+        raw.clear();
+        self.raw_attributes = raw;
+        result?;
+        self.split_children.clear();
+        self.stanza = Some(SplitStanza { parts, raw: None });
+        Ok(None)
+    }
+
+    /// An element head closed inside a split stanza, outside any child
+    /// built as a tree: a child of the stanza, or an element inside a child
+    /// kept as bytes.
+    fn split_child_head(
+        &mut self,
+        head: Head,
+        namespace: Resolved,
+    ) -> Result<Option<Frame>, ParseError> {
+        let own = |mark: usize| matches!(namespace, Resolved::Bound(i) if i >= mark);
+        if let Some(raw) = self.stanza.as_ref().and_then(|s| s.raw.as_ref()) {
+            let mark = raw.mark;
+            let contained = own(mark) && self.check_raw_attributes(mark)?;
+            if !contained && let Some(raw) = self.stanza.as_mut().and_then(|s| s.raw.as_mut()) {
+                raw.self_contained = false;
+            }
+            return Ok(None);
+        }
+        let content = self.stanza.as_ref().map(|s| s.parts.namespace.as_str());
+        if content == Some(self.ns_str(namespace)) {
+            // A child in the stanza's own namespace (a body, an error, ...)
+            // is built as a tree: the stanza types read them.
+            let attributes = self.resolve_attributes()?;
+            self.open_element(namespace, &head.local, attributes);
+            return Ok(None);
+        }
+        let mark = self.scopes.last().copied().unwrap_or(0);
+        let self_contained = own(mark) && self.check_raw_attributes(mark)?;
+        let namespace = NamespaceName::locate(
+            self.held_bytes(head.start, self.evented),
+            self.ns_str(namespace),
+        );
+        let raw = OpenRaw {
+            start: head.start,
+            depth: self.scopes.len(),
+            mark,
+            self_contained,
+            name: head.local,
+            namespace,
+        };
+        if let Some(stanza) = self.stanza.as_mut() {
+            stanza.raw = Some(raw);
+        }
+        Ok(None)
+    }
+
+    /// Checks the attributes of an element kept as bytes as building its
+    /// attribute map would (prefixes declared, no duplicates), without
+    /// building it. Returns whether they use only namespaces declared from
+    /// binding `mark` on.
+    fn check_raw_attributes(&mut self, mark: usize) -> Result<bool, ParseError> {
+        let raw = std::mem::take(&mut self.raw_attributes);
+        let result = self.check_attributes(&raw, mark);
+        let mut raw = raw;
+        raw.clear();
+        self.raw_attributes = raw;
+        result
+    }
+
+    fn check_attributes(
+        &self,
+        raw: &[(Option<NcName>, NcName, String)],
+        mark: usize,
+    ) -> Result<bool, ParseError> {
+        let mut contained = true;
+        for (i, (prefix, local, _)) in raw.iter().enumerate() {
+            let namespace = match prefix {
+                None => None,
+                Some(p) => Some(self.resolve(Some(p))?),
+            };
+            if let Some(Resolved::Bound(index)) = namespace
+                && index < mark
+            {
+                contained = false;
+            }
+            let name_of = |n: Option<Resolved>| n.map(|n| self.ns_str(n));
+            for (other_prefix, other_local, _) in raw.iter().take(i) {
+                if other_local != local {
+                    continue;
+                }
+                let other = match other_prefix {
+                    None => None,
+                    Some(p) => Some(self.resolve(Some(p))?),
+                };
+                if name_of(other) == name_of(namespace) {
+                    return Err(ParseError::DuplicateAttribute(local.as_str().to_owned()));
+                }
+            }
+        }
+        Ok(contained)
+    }
+
+    /// An element ended inside a split stanza, outside any child built as
+    /// a tree: a child kept as bytes, an element inside one, or the stanza.
+    fn split_foot(&mut self) -> Result<Option<Frame>, ParseError> {
+        let open = self.scopes.len();
+        let Some(stanza) = self.stanza.as_mut() else {
+            return Ok(None);
+        };
+        match stanza.raw.take() {
+            Some(raw) if open + 1 == raw.depth => {
+                let child = if raw.self_contained {
+                    SplitChild::Raw {
+                        start: raw.start,
+                        end: self.evented,
+                        name: raw.name,
+                        namespace: raw.namespace,
+                    }
+                } else {
+                    // It needs declarations from outside: parsed now, with
+                    // them in scope (the bindings are back to what they were
+                    // where it started).
+                    let bytes = self.held_bytes(raw.start, self.evented);
+                    SplitChild::Done(parse_fragment(bytes, &self.bindings)?.into())
+                };
+                self.split_children.push(child);
+                Ok(None)
+            }
+            Some(raw) => {
+                stanza.raw = Some(raw);
+                Ok(None)
+            }
+            None => self.finish_stanza(),
+        }
+    }
+
+    /// The split stanza has ended: its children kept as bytes share one
+    /// copy of the bytes they span.
+    fn finish_stanza(&mut self) -> Result<Option<Frame>, ParseError> {
+        let Some(stanza) = self.stanza.take() else {
+            return Ok(None);
+        };
+        let mut parts = stanza.parts;
+        let span = self
+            .split_children
+            .iter()
+            .filter_map(|child| match child {
+                SplitChild::Raw { start, end, .. } => Some((*start, *end)),
+                SplitChild::Done(_) => None,
+            })
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
+        let (first, shared) = match span {
+            Some((first, last)) => (first, Bytes::copy_from_slice(self.held_bytes(first, last))),
+            None => (0, Bytes::new()),
+        };
+        parts.children.reserve_exact(self.split_children.len());
+        for child in self.split_children.drain(..) {
+            parts.children.push(match child {
+                SplitChild::Done(element) => element,
+                SplitChild::Raw {
+                    start,
+                    end,
+                    name,
+                    namespace,
+                } => {
+                    let at = |offset: u64| usize::try_from(offset - first).unwrap_or(usize::MAX);
+                    let (start, end) = (at(start), at(end));
+                    let bytes = if start <= end && end <= shared.len() {
+                        shared.slice(start..end)
+                    } else {
+                        Bytes::new()
+                    };
+                    LazyElement::raw(bytes, name, namespace)
+                }
+            });
+        }
+        if self.phase == Phase::Framed {
+            self.raw = new_tokenizer(&self.limits);
+        } else {
+            self.raw.set_text_buffering(false);
+        }
+        Ok(self.end_frame(Frame::Stanza(parts)))
+    }
+}
+
+/// Parses `bytes`, one whole element, with the namespace declarations of
+/// `context` in scope: the tree of an element the framer kept as bytes.
+/// They were read once already, so no limit is needed beyond their length.
+pub(crate) fn parse_fragment(bytes: &[u8], context: &[Binding]) -> Result<Element, ParseError> {
+    let bound = bytes.len().saturating_add(1);
+    let limits = Limits {
+        max_stanza_bytes: bound,
+        max_stanza_bytes_pre_auth: bound,
+        max_depth: bound,
+        max_attributes: bound,
+        max_elements: bound,
+        max_token_length: bound,
+    };
+    let mut parser = StreamParser::new(limits);
+    parser.authenticated = true;
+    parser.phase = Phase::Fragment;
+    parser.sniffed = true;
+    parser.bindings = context.to_vec();
+    parser.feed(bytes);
+    match parser.next_frame()? {
+        Some(Frame::Element(element)) if parser.buffered_len() == 0 => Ok(element),
+        _ => Err(ParseError::BadFormat("not one whole element")),
     }
 }
 

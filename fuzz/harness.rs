@@ -110,9 +110,15 @@ pub(crate) fn stanza(data: &[u8]) {
                             assert_eq!(direct, via_element, "write_stanza differs in its bytes");
                         }
                         let payloads: Vec<&minidom::Element> = match &typed {
-                            Stanza::Message(m) => m.payloads.iter().collect(),
-                            Stanza::Presence(p) => p.payloads.iter().collect(),
-                            Stanza::Iq(iq) => iq.payload().into_iter().collect(),
+                            Stanza::Message(m) => {
+                                m.payloads.iter().map(|p| p.as_element()).collect()
+                            }
+                            Stanza::Presence(p) => {
+                                p.payloads.iter().map(|p| p.as_element()).collect()
+                            }
+                            Stanza::Iq(iq) => {
+                                iq.payload().map(|p| p.as_element()).into_iter().collect()
+                            }
                         };
                         for payload in payloads {
                             every_payload(payload);

@@ -254,7 +254,9 @@ async fn offline_messages_wait_and_arrive_with_delay() {
     let mut typing = Message::chat(bare("carol").into(), "");
     typing.bodies.clear();
     typing.payloads.push(
-        minidom::Element::builder("composing", "http://jabber.org/protocol/chatstates").build(),
+        minidom::Element::builder("composing", "http://jabber.org/protocol/chatstates")
+            .build()
+            .into(),
     );
     alice.send(typing).await.unwrap();
     // Accepted: no error comes back.

@@ -171,7 +171,7 @@ async fn set(
     payload: Element,
 ) -> Result<Option<Element>, ClientError> {
     let answer = client.request(Iq::set(to.map(jid), payload)).await?;
-    Ok(answer.payload().cloned())
+    Ok(answer.payload().map(|p| p.as_element().clone()))
 }
 
 async fn get(
@@ -180,7 +180,7 @@ async fn get(
     payload: Element,
 ) -> Result<Option<Element>, ClientError> {
     let answer = client.request(Iq::get(to.map(jid), payload)).await?;
-    Ok(answer.payload().cloned())
+    Ok(answer.payload().map(|p| p.as_element().clone()))
 }
 
 async fn create(client: &Client, node: &str, fields: &[(&str, &str)]) {

@@ -487,7 +487,7 @@ fn message() -> impl Strategy<Value = Stanza> {
             for b in bodies {
                 m = m.with_body(b);
             }
-            m.payloads = payloads;
+            m.payloads = payloads.into_iter().map(Into::into).collect();
             Stanza::Message(m)
         })
 }
@@ -517,7 +517,7 @@ fn presence() -> impl Strategy<Value = Stanza> {
             for s in statuses {
                 p = p.with_status(s);
             }
-            p.payloads = payloads;
+            p.payloads = payloads.into_iter().map(Into::into).collect();
             Stanza::Presence(p)
         })
 }

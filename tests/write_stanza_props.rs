@@ -17,7 +17,8 @@ use xmpp_kit::stanza::{
     Stanza, StanzaError, Text, Thread,
 };
 use xmpp_kit::xml::{
-    Frame, Framing, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter, WriteError,
+    Frame, Framing, LazyElement, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
+    WriteError,
 };
 
 const NAMESPACES: [StreamNamespace; 3] = [
@@ -203,8 +204,8 @@ fn build(name: String, ns: String, attrs: AttrMap, children: Vec<Child>) -> Elem
     e
 }
 
-fn payloads() -> impl Strategy<Value = Vec<Element>> {
-    prop::collection::vec(payload(), 0..4)
+fn payloads() -> impl Strategy<Value = Vec<LazyElement>> {
+    prop::collection::vec(payload().prop_map(LazyElement::from), 0..4)
 }
 
 fn stanza_error() -> impl Strategy<Value = StanzaError> {
@@ -328,13 +329,13 @@ fn presence() -> impl Strategy<Value = Presence> {
 
 fn iq_kind() -> impl Strategy<Value = IqKind> {
     prop_oneof![
-        payload().prop_map(IqKind::Get),
-        payload().prop_map(IqKind::Set),
-        prop::option::of(payload()).prop_map(IqKind::Result),
+        payload().prop_map(|p| IqKind::Get(p.into())),
+        payload().prop_map(|p| IqKind::Set(p.into())),
+        prop::option::of(payload()).prop_map(|p| IqKind::Result(p.map(Into::into))),
         (stanza_error(), prop::option::of(payload())).prop_map(|(error, request)| {
             IqKind::Error {
                 error: Box::new(error),
-                request,
+                request: request.map(Into::into),
             }
         }),
     ]
@@ -391,13 +392,13 @@ fn every_iq_kind_is_written_the_same() {
     let to: Jid = "juliet@example.com/balcony".parse().unwrap();
     let get = Iq::get(Some(to.clone()), atom_entry()).with_id("g1");
     let kinds = [
-        IqKind::Get(atom_entry()),
-        IqKind::Set(atom_entry()),
-        IqKind::Result(Some(atom_entry())),
+        IqKind::Get(atom_entry().into()),
+        IqKind::Set(atom_entry().into()),
+        IqKind::Result(Some(atom_entry().into())),
         IqKind::Result(None),
         IqKind::Error {
             error: Box::new(error()),
-            request: Some(atom_entry()),
+            request: Some(atom_entry().into()),
         },
         IqKind::Error {
             error: Box::new(error()),
@@ -434,7 +435,7 @@ fn every_presence_and_message_kind_is_written_the_same() {
         .with_show(Show::Dnd)
         .with_status("busy")
         .with_priority(-5);
-    presence.payloads.push(atom_entry());
+    presence.payloads.push(atom_entry().into());
     presence.lang = Some("en".into());
     for kind in [
         PresenceType::Available,
@@ -458,11 +459,10 @@ fn every_presence_and_message_kind_is_written_the_same() {
         id: "t".into(),
         parent: Some("p".into()),
     });
-    message.payloads.push(atom_entry());
-    message.payloads.push(Element::bare(
-        "active",
-        "http://jabber.org/protocol/chatstates",
-    ));
+    message.payloads.push(atom_entry().into());
+    message
+        .payloads
+        .push(Element::bare("active", "http://jabber.org/protocol/chatstates").into());
     message.other_attrs.insert(
         Namespace::from("urn:xmpp:sid:0"),
         NcName::try_from("origin").unwrap(),
@@ -490,7 +490,9 @@ fn an_unwritable_payload_or_text_writes_nothing() {
     let to: Jid = "romeo@example.net".parse().unwrap();
     let bad_name = Message::chat(to.clone(), "hi").with_id("m1");
     let mut bad_name = bad_name;
-    bad_name.payloads.push(Element::bare("not a name", "urn:x"));
+    bad_name
+        .payloads
+        .push(Element::bare("not a name", "urn:x").into());
     let bad_text = Message::chat(to.clone(), "bell \u{7}");
     let bad_request = {
         let mut iq = Iq::get(Some(to.clone()), atom_entry())
@@ -500,7 +502,7 @@ fn an_unwritable_payload_or_text_writes_nothing() {
         if let IqKind::Error { request, .. } = &mut iq.kind {
             let mut payload = atom_entry();
             payload.append_text("\u{FFFF}");
-            *request = Some(payload);
+            *request = Some(payload.into());
         }
         iq
     };

@@ -565,7 +565,7 @@ fn notify(
                 .with_from(service.jid.clone())
                 .with_to(to.clone())
                 .with_id(ids.next_id());
-            message.payloads.push(event.clone());
+            message.payloads.push(event.clone().into());
             Stanza::Message(message)
         })
         .collect()

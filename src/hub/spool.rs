@@ -63,7 +63,7 @@ pub(crate) fn with_delay(stanza: Stanza, stamp_ms: u64, by: &str) -> Stanza {
         if let Ok(from) = by.parse::<Jid>() {
             delay = delay.with_from(from);
         }
-        message.payloads.push(delay.to_element());
+        message.payloads.push(delay.to_element().into());
     }
     Stanza::Message(message)
 }

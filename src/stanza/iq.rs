@@ -4,30 +4,30 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::{
-    Attrs, Common, StanzaError, StanzaParseError, WriteParts, start_element, take_attrs,
-    take_children,
+    Attrs, Common, StanzaError, StanzaParseError, WriteParts, expect, split, start_element,
 };
 use crate::ext::{Payload, PayloadError};
 use crate::jid::Jid;
-use crate::xml::StreamNamespace;
+use crate::xml::{LazyElement, StanzaName, StanzaParts, StreamNamespace};
 
 /// The type of an iq together with what it carries: a get or set carries
 /// exactly one payload, a result at most one, an error an error and maybe
-/// the request's payload.
+/// the request's payload. Payloads read from a stream are kept as the bytes
+/// they arrived as until looked into (see [`LazyElement`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum IqKind {
     /// A request for information.
-    Get(Element),
+    Get(LazyElement),
     /// A request to change something.
-    Set(Element),
+    Set(LazyElement),
     /// A successful answer, with or without a payload.
-    Result(Option<Element>),
+    Result(Option<LazyElement>),
     /// A failed answer.
     Error {
         /// The error (boxed: it is much larger than the other variants).
         error: Box<StanzaError>,
         /// The payload of the request, if echoed.
-        request: Option<Element>,
+        request: Option<LazyElement>,
     },
 }
 
@@ -91,17 +91,18 @@ impl Iq {
     }
 
     /// A get request for `payload`, to `to` (`None`: the sender's own account).
-    pub fn get(to: Option<Jid>, payload: Element) -> Self {
-        Self::new(to, IqKind::Get(payload))
+    pub fn get(to: Option<Jid>, payload: impl Into<LazyElement>) -> Self {
+        Self::new(to, IqKind::Get(payload.into()))
     }
 
     /// A set request with `payload`.
-    pub fn set(to: Option<Jid>, payload: Element) -> Self {
-        Self::new(to, IqKind::Set(payload))
+    pub fn set(to: Option<Jid>, payload: impl Into<LazyElement>) -> Self {
+        Self::new(to, IqKind::Set(payload.into()))
     }
 
     /// The successful answer to `request`: same id, addresses swapped.
     pub fn result_for(request: &Self, payload: Option<Element>) -> Self {
+        let payload = payload.map(LazyElement::from);
         let mut reply = Self::new(request.from.clone(), IqKind::Result(payload));
         reply.from.clone_from(&request.to);
         reply.id.clone_from(&request.id);
@@ -122,8 +123,9 @@ impl Iq {
         self
     }
 
-    /// The payload of a get, set or result.
-    pub fn payload(&self) -> Option<&Element> {
+    /// The payload of a get, set or result (or the request echoed in an
+    /// error).
+    pub fn payload(&self) -> Option<&LazyElement> {
         match &self.kind {
             IqKind::Get(p) | IqKind::Set(p) => Some(p),
             IqKind::Result(p) => p.as_ref(),
@@ -133,7 +135,10 @@ impl Iq {
 
     /// The payload parsed as `P`; `None` if there is none or it is another element.
     pub fn payload_as<P: Payload>(&self) -> Option<Result<P, PayloadError>> {
-        self.payload().filter(|e| P::matches(e)).map(P::parse)
+        self.payload()
+            .map(LazyElement::as_element)
+            .filter(|e| P::matches(e))
+            .map(P::parse)
     }
 
     /// The error answer to this iq, echoing the request payload, or `None`
@@ -209,14 +214,29 @@ enum Shape {
 impl TryFrom<Element> for Iq {
     type Error = StanzaParseError;
 
-    fn try_from(mut element: Element) -> Result<Self, StanzaParseError> {
-        let (common, shape) = match read(&element) {
-            Ok(parts) => parts,
-            Err(e) => return Err(StanzaParseError::new(e, element)),
+    fn try_from(element: Element) -> Result<Self, StanzaParseError> {
+        Self::try_from(split(element)?)
+    }
+}
+
+impl TryFrom<StanzaParts> for Iq {
+    type Error = StanzaParseError;
+
+    fn try_from(parts: StanzaParts) -> Result<Self, StanzaParseError> {
+        let parts = expect(parts, StanzaName::Iq)?;
+        let (common, shape) = match read(&parts) {
+            Ok(read) => read,
+            Err(e) => return Err(StanzaParseError::new(e, parts.into_element())),
         };
-        let attrs = take_attrs(&mut element);
         let ns = common.namespace.as_str();
-        let mut children = take_children(&mut element);
+        let StanzaParts {
+            id,
+            lang,
+            other_attrs,
+            children,
+            ..
+        } = parts;
+        let mut children = children.into_iter();
         let kind = match shape {
             // `read` checked the number of children.
             Shape::Get => children.next().map(IqKind::Get),
@@ -234,45 +254,46 @@ impl TryFrom<Element> for Iq {
                     element: "iq",
                     reason: "a get or set must carry exactly one payload",
                 },
-                element,
+                Element::bare("iq", ns),
             ));
         };
         Ok(Self {
             to: common.to,
             from: common.from,
             // `read` checked that the id is there.
-            id: attrs.id.unwrap_or_default(),
+            id: id.unwrap_or_default(),
             kind,
-            lang: attrs.lang,
-            other_attrs: attrs.other,
+            lang,
+            other_attrs,
         })
     }
 }
 
 /// Validates an iq by reference: type, id and the number of payloads.
-fn read(element: &Element) -> Result<(Common, Shape), PayloadError> {
-    let (common, head) = Common::read(element, "iq")?;
-    if head.id.is_none() {
+fn read(parts: &StanzaParts) -> Result<(Common, Shape), PayloadError> {
+    let common = Common::read(parts)?;
+    if parts.id.is_none() {
         return Err(PayloadError::MissingAttribute {
             element: "iq",
             attribute: "id",
         });
     }
-    let payloads = element.children().count();
-    let shape = match head.kind {
+    let payloads = parts.children.len();
+    let shape = match parts.kind.as_deref() {
         Some("get") => Shape::Get,
         Some("set") => Shape::Set,
         Some("result") => Shape::Result,
         Some("error") => {
             let ns = common.namespace.as_str();
-            let error = element
-                .children()
+            let error = parts
+                .children
+                .iter()
                 .find(|c| c.is("error", ns))
                 .ok_or(PayloadError::MissingChild {
                     element: "iq",
                     child: "error",
                 })
-                .and_then(StanzaError::parse)?;
+                .and_then(|c| StanzaError::parse(c))?;
             Shape::Error(Box::new(error))
         }
         Some(other) => {

@@ -7,11 +7,11 @@ use rxml::AttrMap;
 
 use super::{
     Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
-    find_payload, start_element, take_attrs, take_children, text_of,
+    expect, find_error, find_payload, split, start_element, text_of,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
-use crate::xml::StreamNamespace;
+use crate::xml::{LazyElement, StanzaName, StanzaParts, StreamNamespace};
 
 /// The type of a message (RFC 6121 section 5.2.2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -95,8 +95,10 @@ pub struct Message {
     pub thread: Option<Thread>,
     /// The error, for a message of type `error`.
     pub error: Option<StanzaError>,
-    /// Every other child element, in order: extension payloads.
-    pub payloads: Vec<Element>,
+    /// Every other child element, in order: extension payloads. Those read
+    /// from a stream are kept as the bytes they arrived as until looked
+    /// into (see [`LazyElement`]); push an [`Element`] with `.into()`.
+    pub payloads: Vec<LazyElement>,
     /// Attributes the type does not model, kept for re-serialization.
     pub other_attrs: AttrMap,
 }
@@ -185,7 +187,7 @@ impl Message {
     /// Adds a payload.
     #[must_use]
     pub fn with_payload<P: Payload>(mut self, payload: &P) -> Self {
-        self.payloads.push(payload.to_element());
+        self.payloads.push(payload.to_element().into());
         self
     }
 
@@ -267,31 +269,39 @@ impl Message {
 impl TryFrom<Element> for Message {
     type Error = StanzaParseError;
 
-    fn try_from(mut element: Element) -> Result<Self, StanzaParseError> {
-        let (common, kind, error) = match read(&element) {
-            Ok(parts) => parts,
-            Err(e) => return Err(StanzaParseError::new(e, element)),
+    fn try_from(element: Element) -> Result<Self, StanzaParseError> {
+        Self::try_from(split(element)?)
+    }
+}
+
+impl TryFrom<StanzaParts> for Message {
+    type Error = StanzaParseError;
+
+    fn try_from(parts: StanzaParts) -> Result<Self, StanzaParseError> {
+        let parts = expect(parts, StanzaName::Message)?;
+        let (common, kind, error) = match read(&parts) {
+            Ok(read) => read,
+            Err(e) => return Err(StanzaParseError::new(e, parts.into_element())),
         };
-        let attrs = take_attrs(&mut element);
         let ns = common.namespace.as_str();
         let mut message = Self {
             to: common.to,
             from: common.from,
-            id: attrs.id,
+            id: parts.id,
             kind,
-            lang: attrs.lang,
+            lang: parts.lang,
             error,
-            other_attrs: attrs.other,
+            other_attrs: parts.other_attrs,
             ..Self::new(kind)
         };
-        for child in take_children(&mut element) {
+        for child in parts.children {
             if !child.has_ns(ns) {
                 message.payloads.push(child);
                 continue;
             }
             match child.name() {
-                "body" => message.bodies.push(text_of(child)),
-                "subject" => message.subjects.push(text_of(child)),
+                "body" => message.bodies.push(text_of(child.into_element())),
+                "subject" => message.subjects.push(text_of(child.into_element())),
                 "thread" if message.thread.is_none() => {
                     message.thread = Some(Thread {
                         id: child.text(),
@@ -307,14 +317,16 @@ impl TryFrom<Element> for Message {
 }
 
 /// Validates a message by reference; returns the parts that can fail.
-fn read(element: &Element) -> Result<(Common, MessageType, Option<StanzaError>), PayloadError> {
-    let (common, head) = Common::read(element, "message")?;
+fn read(parts: &StanzaParts) -> Result<(Common, MessageType, Option<StanzaError>), PayloadError> {
+    let common = Common::read(parts)?;
     // RFC 6121 section 5.2.2: a missing or unknown type means normal.
-    let kind = head.kind.and_then(|t| t.parse().ok()).unwrap_or_default();
+    let kind = parts
+        .kind
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default();
     let error = if kind == MessageType::Error {
-        element
-            .children()
-            .find(|c| StanzaError::matches(c))
+        find_error(&parts.children)
             .map(StanzaError::parse)
             .transpose()?
     } else {

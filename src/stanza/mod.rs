@@ -34,8 +34,8 @@ mod iq;
 mod message;
 mod presence;
 
-use minidom::{Element, Node};
-use rxml::{AttrMap, Namespace};
+use minidom::Element;
+use rxml::AttrMap;
 
 pub use error::{DefinedCondition, ErrorType, StanzaError};
 pub use iq::{Iq, IqKind};
@@ -45,7 +45,7 @@ pub use presence::{Presence, PresenceType, Show};
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
 use crate::ns;
-use crate::xml::StreamNamespace;
+use crate::xml::{LazyElement, StanzaName, StanzaParts, StreamNamespace};
 
 /// Any of the three stanzas.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,13 +143,48 @@ impl TryFrom<Element> for Stanza {
     type Error = StanzaParseError;
 
     fn try_from(element: Element) -> Result<Self, StanzaParseError> {
-        match element.name() {
-            "message" => Message::try_from(element).map(Self::Message),
-            "presence" => Presence::try_from(element).map(Self::Presence),
-            "iq" => Iq::try_from(element).map(Self::Iq),
-            _ => Err(StanzaParseError::new(not_a_stanza(&element), element)),
+        Self::try_from(split(element)?)
+    }
+}
+
+/// A stanza as the framer splits it, typed: its payloads stay as they are
+/// (kept as bytes where the framer kept them).
+impl TryFrom<StanzaParts> for Stanza {
+    type Error = StanzaParseError;
+
+    fn try_from(parts: StanzaParts) -> Result<Self, StanzaParseError> {
+        match parts.name {
+            StanzaName::Message => Message::try_from(parts).map(Self::Message),
+            StanzaName::Presence => Presence::try_from(parts).map(Self::Presence),
+            StanzaName::Iq => Iq::try_from(parts).map(Self::Iq),
         }
     }
+}
+
+/// Takes a stanza element apart; any other element is an error.
+pub(crate) fn split(element: Element) -> Result<StanzaParts, StanzaParseError> {
+    StanzaParts::from_element(element)
+        .map_err(|element| StanzaParseError::new(not_a_stanza(&element), element))
+}
+
+/// The parts of a stanza named `name`; any other is an error.
+pub(crate) fn expect(
+    parts: StanzaParts,
+    name: StanzaName,
+) -> Result<StanzaParts, StanzaParseError> {
+    if parts.name == name {
+        return Ok(parts);
+    }
+    let element = parts.into_element();
+    Err(StanzaParseError::new(
+        PayloadError::WrongElement {
+            expected: name.as_str(),
+            namespace: ns::JABBER_CLIENT,
+            found: element.name().to_owned(),
+            found_namespace: element.ns(),
+        },
+        element,
+    ))
 }
 
 impl From<Stanza> for Element {
@@ -188,24 +223,25 @@ pub(crate) struct WriteParts<'a> {
     /// The stanza element with its typed children, without the payloads.
     pub(crate) head: Element,
     /// Payload elements that come before the children of `head`.
-    pub(crate) before: &'a [Element],
+    pub(crate) before: &'a [LazyElement],
     /// Payload elements that come after the children of `head`.
-    pub(crate) after: &'a [Element],
+    pub(crate) after: &'a [LazyElement],
 }
 
 impl WriteParts<'_> {
-    /// The whole stanza element, the payloads copied in.
+    /// The whole stanza element, the payloads copied in (and parsed, where
+    /// they are bytes).
     pub(crate) fn into_element(self) -> Element {
         let mut element = self.head;
         let own = element.take_nodes();
         for payload in self.before {
-            element.append_child(payload.clone());
+            element.append_child(payload.as_element().clone());
         }
         for node in own {
             element.append_node(node);
         }
         for payload in self.after {
-            element.append_child(payload.clone());
+            element.append_child(payload.as_element().clone());
         }
         element
     }
@@ -374,55 +410,24 @@ impl Text {
 
 // ---- shared by message, presence and iq ----------------------------------
 
-/// What every stanza carries that must be validated before the element
-/// is taken apart: the addresses (parsed as JIDs) and the namespace.
+/// What every stanza carries that must be validated before the parts are
+/// taken: the addresses (parsed as JIDs) and the namespace.
 pub(crate) struct Common {
     pub(crate) to: Option<Jid>,
     pub(crate) from: Option<Jid>,
     pub(crate) namespace: StreamNamespace,
 }
 
-/// The `type` and `id` attributes of a stanza element, borrowed; read in
-/// the same pass over the attributes as the addresses.
-pub(crate) struct Head<'a> {
-    pub(crate) kind: Option<&'a str>,
-    pub(crate) id: Option<&'a str>,
-}
-
 impl Common {
-    /// Reads the common attributes of a stanza named `name`, by reference,
-    /// so that a failure leaves the element untouched. One pass over the
-    /// attributes, rather than a map lookup per attribute.
-    pub(crate) fn read<'a>(
-        element: &'a Element,
-        name: &'static str,
-    ) -> Result<(Self, Head<'a>), PayloadError> {
-        if element.name() != name || !error::is_content_ns(element) {
-            return Err(not_a_stanza(element));
-        }
-        let (mut to, mut from) = (None, None);
-        let mut head = Head {
-            kind: None,
-            id: None,
-        };
-        for ((namespace, attr), value) in element.attrs() {
-            if !namespace.is_none() {
-                continue;
-            }
-            match attr.as_str() {
-                "to" => to = Some(value.as_str()),
-                "from" => from = Some(value.as_str()),
-                "type" => head.kind = Some(value.as_str()),
-                "id" => head.id = Some(value.as_str()),
-                _ => {}
-            }
-        }
-        let common = Self {
-            to: ext::parse_jid_attr(to, "to", name)?,
-            from: ext::parse_jid_attr(from, "from", name)?,
-            namespace: content_ns_of(element),
-        };
-        Ok((common, head))
+    /// Reads the addresses of a stanza by reference, so that a failure
+    /// leaves the parts untouched.
+    pub(crate) fn read(parts: &StanzaParts) -> Result<Self, PayloadError> {
+        let name = parts.name.as_str();
+        Ok(Self {
+            to: ext::parse_jid_attr(parts.to.as_deref(), "to", name)?,
+            from: ext::parse_jid_attr(parts.from.as_deref(), "from", name)?,
+            namespace: parts.namespace,
+        })
     }
 }
 
@@ -443,55 +448,6 @@ fn content_ns_of(element: &Element) -> StreamNamespace {
     } else {
         StreamNamespace::Client
     }
-}
-
-/// The attributes of a stanza element once it is taken apart: `id` and
-/// `xml:lang` moved out, `to`, `from` and `type` (already read) dropped,
-/// the rest kept.
-pub(crate) struct TakenAttrs {
-    pub(crate) id: Option<String>,
-    pub(crate) lang: Option<String>,
-    pub(crate) other: AttrMap,
-}
-
-/// Takes the attributes of a stanza element, moving the values out rather
-/// than copying them, in one pass over them (no map lookups).
-pub(crate) fn take_attrs(element: &mut Element) -> TakenAttrs {
-    let all = std::mem::take(element.attrs_mut());
-    let mut taken = TakenAttrs {
-        id: None,
-        lang: None,
-        other: AttrMap::new(),
-    };
-    for ((namespace, name), value) in all {
-        if namespace.is_none() {
-            match name.as_str() {
-                "to" | "from" | "type" => continue,
-                "id" => {
-                    taken.id = Some(value);
-                    continue;
-                }
-                _ => {}
-            }
-        } else if namespace == Namespace::XML && name.as_str() == "lang" {
-            taken.lang = Some(value);
-            continue;
-        }
-        taken.other.insert(namespace, name, value);
-    }
-    taken
-}
-
-/// Takes the child elements of a stanza element (text between them is
-/// whitespace without meaning in a stanza).
-pub(crate) fn take_children(element: &mut Element) -> impl Iterator<Item = Element> + use<> {
-    element
-        .take_nodes()
-        .into_iter()
-        .filter_map(|node| match node {
-            Node::Element(e) => Some(e),
-            Node::Text(_) => None,
-        })
 }
 
 /// The attributes every stanza element may carry, for [`start_element`].
@@ -520,9 +476,31 @@ pub(crate) fn start_element(
     element
 }
 
-/// The first payload of type `T` among `payloads`, parsed.
-pub(crate) fn find_payload<T: Payload>(payloads: &[Element]) -> Option<Result<T, PayloadError>> {
-    payloads.iter().find(|e| T::matches(e)).map(T::parse)
+/// The first payload of type `T` among `payloads`, parsed. Payloads kept
+/// as bytes are parsed as they are looked at, up to the one found.
+pub(crate) fn find_payload<T: Payload>(
+    payloads: &[LazyElement],
+) -> Option<Result<T, PayloadError>> {
+    payloads
+        .iter()
+        .map(LazyElement::as_element)
+        .find(|e| T::matches(e))
+        .map(T::parse)
+}
+
+/// The first child that is a stanza error (`<error/>` in a content
+/// namespace), found by name and namespace without parsing any child kept
+/// as bytes.
+pub(crate) fn find_error(children: &[LazyElement]) -> Option<&Element> {
+    children
+        .iter()
+        .find(|c| {
+            c.name() == "error"
+                && (c.has_ns(ns::JABBER_CLIENT)
+                    || c.has_ns(ns::JABBER_SERVER)
+                    || c.has_ns(ns::COMPONENT_ACCEPT))
+        })
+        .map(LazyElement::as_element)
 }
 
 /// `<name xml:lang=..>text</name>` children for each text.

@@ -7,11 +7,11 @@ use rxml::AttrMap;
 
 use super::{
     Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
-    find_payload, start_element, take_attrs, take_children, text_of, text_ref,
+    expect, find_error, find_payload, split, start_element, text_of, text_ref,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
-use crate::xml::StreamNamespace;
+use crate::xml::{LazyElement, StanzaName, StanzaParts, StreamNamespace};
 
 /// The type of a presence (RFC 6121 sections 3 and 4.7.1). Availability has
 /// no `type` attribute; the subscription types drive the roster handshake.
@@ -146,7 +146,7 @@ pub struct Presence {
     /// The error, for a presence of type `error`.
     pub error: Option<StanzaError>,
     /// Every other child element, in order: extension payloads.
-    pub payloads: Vec<Element>,
+    pub payloads: Vec<LazyElement>,
     /// Attributes the type does not model, kept for re-serialization.
     pub other_attrs: AttrMap,
 }
@@ -255,7 +255,7 @@ impl Presence {
     /// Adds a payload.
     #[must_use]
     pub fn with_payload<P: Payload>(mut self, payload: &P) -> Self {
-        self.payloads.push(payload.to_element());
+        self.payloads.push(payload.to_element().into());
         self
     }
 
@@ -329,10 +329,19 @@ impl Presence {
 impl TryFrom<Element> for Presence {
     type Error = StanzaParseError;
 
-    fn try_from(mut element: Element) -> Result<Self, StanzaParseError> {
-        let parts = match read(&element) {
-            Ok(parts) => parts,
-            Err(e) => return Err(StanzaParseError::new(e, element)),
+    fn try_from(element: Element) -> Result<Self, StanzaParseError> {
+        Self::try_from(split(element)?)
+    }
+}
+
+impl TryFrom<StanzaParts> for Presence {
+    type Error = StanzaParseError;
+
+    fn try_from(parts: StanzaParts) -> Result<Self, StanzaParseError> {
+        let parts = expect(parts, StanzaName::Presence)?;
+        let read = match read(&parts) {
+            Ok(read) => read,
+            Err(e) => return Err(StanzaParseError::new(e, parts.into_element())),
         };
         let Parts {
             common,
@@ -340,27 +349,26 @@ impl TryFrom<Element> for Presence {
             show,
             priority,
             error,
-        } = parts;
-        let attrs = take_attrs(&mut element);
+        } = read;
         let ns = common.namespace.as_str();
         let mut presence = Self {
             to: common.to,
             from: common.from,
-            id: attrs.id,
-            lang: attrs.lang,
+            id: parts.id,
+            lang: parts.lang,
             show,
             priority,
             error,
-            other_attrs: attrs.other,
+            other_attrs: parts.other_attrs,
             ..Self::new(kind)
         };
-        for child in take_children(&mut element) {
+        for child in parts.children {
             if !child.has_ns(ns) {
                 presence.payloads.push(child);
                 continue;
             }
             match child.name() {
-                "status" => presence.statuses.push(text_of(child)),
+                "status" => presence.statuses.push(text_of(child.into_element())),
                 "show" | "priority" => {}
                 "error" if kind == PresenceType::Error => {}
                 _ => presence.payloads.push(child),
@@ -379,9 +387,9 @@ struct Parts {
 }
 
 /// Validates a presence by reference; returns the parts that can fail.
-fn read(element: &Element) -> Result<Parts, PayloadError> {
-    let (common, head) = Common::read(element, "presence")?;
-    let kind = match head.kind {
+fn read(parts: &StanzaParts) -> Result<Parts, PayloadError> {
+    let common = Common::read(parts)?;
+    let kind = match parts.kind.as_deref() {
         None => PresenceType::Available,
         Some(value) => value.parse().map_err(|()| PayloadError::InvalidValue {
             element: "presence",
@@ -390,7 +398,8 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
         })?,
     };
     let ns = common.namespace.as_str();
-    let show = match element.get_child("show", ns) {
+    let child = |name| parts.children.iter().find(|c| c.is(name, ns));
+    let show = match child("show") {
         None => None,
         Some(child) => {
             let text = text_ref(child);
@@ -402,7 +411,7 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
             })?)
         }
     };
-    let priority = match element.get_child("priority", ns) {
+    let priority = match child("priority") {
         None => 0,
         Some(child) => {
             let text = text_ref(child);
@@ -416,9 +425,7 @@ fn read(element: &Element) -> Result<Parts, PayloadError> {
         }
     };
     let error = if kind == PresenceType::Error {
-        element
-            .children()
-            .find(|c| StanzaError::matches(c))
+        find_error(&parts.children)
             .map(StanzaError::parse)
             .transpose()?
     } else {

@@ -5,6 +5,7 @@ use minidom::{Element, Node};
 use rxml::Namespace;
 
 use super::error::WriteError;
+use super::lazy::LazyElement;
 use super::parser::{Framing, StreamHeader, StreamNamespace};
 use crate::ns;
 
@@ -60,19 +61,31 @@ pub struct StreamWriter {
 /// payload elements written by reference before and after the element's
 /// own nodes; for any other element, its nodes alone.
 struct Children<'a> {
-    before: std::slice::Iter<'a, Element>,
+    before: std::slice::Iter<'a, LazyElement>,
     nodes: std::slice::Iter<'a, Node>,
-    after: std::slice::Iter<'a, Element>,
+    after: std::slice::Iter<'a, LazyElement>,
 }
 
 /// One child while writing.
 enum Child<'a> {
     Text(&'a str),
     Element(&'a Element),
+    /// An element kept as the bytes it arrived as, which declare every
+    /// namespace they use: written as they are.
+    Raw(&'a [u8]),
+}
+
+impl<'a> Child<'a> {
+    fn payload(payload: &'a LazyElement) -> Self {
+        match payload.raw_bytes() {
+            Some(bytes) => Self::Raw(bytes),
+            None => Self::Element(payload.as_element()),
+        }
+    }
 }
 
 impl<'a> Children<'a> {
-    fn new(before: &'a [Element], element: &'a Element, after: &'a [Element]) -> Self {
+    fn new(before: &'a [LazyElement], element: &'a Element, after: &'a [LazyElement]) -> Self {
         Self {
             before: before.iter(),
             nodes: element.nodes(),
@@ -89,13 +102,13 @@ impl<'a> Iterator for Children<'a> {
     type Item = Child<'a>;
 
     fn next(&mut self) -> Option<Child<'a>> {
-        if let Some(element) = self.before.next() {
-            return Some(Child::Element(element));
+        if let Some(payload) = self.before.next() {
+            return Some(Child::payload(payload));
         }
         match self.nodes.next() {
             Some(Node::Text(text)) => Some(Child::Text(text)),
             Some(Node::Element(element)) => Some(Child::Element(element)),
-            None => self.after.next().map(Child::Element),
+            None => self.after.next().map(Child::payload),
         }
     }
 }
@@ -149,12 +162,12 @@ impl StreamWriter {
 
     /// Writes `element` as a top-level element with the elements of
     /// `before` as its first children and those of `after` as its last,
-    /// written by reference.
+    /// written by reference; those kept as bytes are written as they came.
     pub(crate) fn write_with_children(
         &self,
-        before: &[Element],
+        before: &[LazyElement],
         element: &Element,
-        after: &[Element],
+        after: &[LazyElement],
         out: &mut BytesMut,
     ) -> Result<(), WriteError> {
         let start = out.len();
@@ -227,9 +240,9 @@ fn write_header(header: &StreamHeader, out: &mut BytesMut) -> Result<(), WriteEr
 /// Writes `root` and its subtree, with the elements of `before` and `after`
 /// written as its first and last children.
 fn write_tree<'a>(
-    before: &'a [Element],
+    before: &'a [LazyElement],
     root: &'a Element,
-    after: &'a [Element],
+    after: &'a [LazyElement],
     stream_ns: &str,
     stream_prefix: bool,
     out: &mut BytesMut,
@@ -273,6 +286,7 @@ fn write_tree<'a>(
         };
         match top.nodes.next() {
             Some(Child::Text(text)) => escape_text(text, out)?,
+            Some(Child::Raw(bytes)) => out.put_slice(bytes),
             Some(Child::Element(child)) => next = Some((child, top.default_ns)),
             None => {
                 let (start, end) = top.name;

@@ -130,9 +130,9 @@ impl World {
     /// An iq from `from`'s full JID to `service`.
     fn send(&self, from: &str, service: &str, set: bool, payload: Element) -> Answer {
         let kind = if set {
-            IqKind::Set(payload)
+            IqKind::Set(payload.into())
         } else {
-            IqKind::Get(payload)
+            IqKind::Get(payload.into())
         };
         let iq = Iq {
             to: Some(jid(service)),
@@ -153,7 +153,7 @@ impl World {
         assert_eq!(reply.to, iq.from);
         assert_eq!(reply.from, iq.to);
         let reply = match reply.kind {
-            IqKind::Result(payload) => Ok(payload),
+            IqKind::Result(payload) => Ok(payload.map(Element::from)),
             IqKind::Error { error, .. } => Err(*error),
             other => panic!("not an answer: {other:?}"),
         };

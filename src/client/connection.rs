@@ -18,7 +18,7 @@ use crate::ns;
 use crate::sasl::{
     ChannelBinding, ChannelBindingType, Credentials, Failure, Offer, SaslClient, select,
 };
-use crate::stanza::{IdGenerator, Iq, IqKind, Stanza, StanzaError};
+use crate::stanza::{IdGenerator, Iq, IqKind, Stanza, StanzaError, StanzaParseError};
 use crate::stream::outbox::Outbox;
 use crate::stream::sm::{Inbound, Outbound};
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
@@ -184,7 +184,7 @@ impl ClientConnection {
         let ids = IdGenerator::new(rng.next_u64());
         let next_token = resume.as_ref().map_or(0, |r| r.next_token);
         let mut connection = Self {
-            parser: StreamParser::new(config.limits.clone()),
+            parser: crate::stream::split_parser(config.limits.clone()),
             negotiation_deadline: Some(now + config.negotiation_timeout),
             config,
             state: State::AwaitHeader,
@@ -635,7 +635,14 @@ impl ClientConnection {
                     self.handle_element(now, element);
                 }
             }
-            Frame::Stanza(parts) => self.handle_frame(now, Frame::Element(parts.into_element())),
+            Frame::Stanza(parts) => match self.state {
+                // Online, a stanza is typed straight from its parts.
+                State::Online => self.handle_stanza(now, Stanza::try_from(parts)),
+                State::Closing if self.bound.is_some() => {
+                    self.handle_stanza(now, Stanza::try_from(parts));
+                }
+                _ => self.handle_element(now, parts.into_element()),
+            },
             Frame::Keepalive => {}
             Frame::Close => {
                 if matches!(self.state, State::Closing) {
@@ -1224,12 +1231,17 @@ impl ClientConnection {
                 format!("unsupported top-level element <{}/>", element.name()),
             );
         }
+        self.handle_stanza(now, Stanza::try_from(element));
+    }
+
+    /// A stanza received online, typed or not.
+    fn handle_stanza(&mut self, now: Instant, stanza: Result<Stanza, StanzaParseError>) {
         if let Some(sm) = &mut self.sm
             && let Some(inbound) = &mut sm.inbound
         {
             inbound.handled_one();
         }
-        match Stanza::try_from(element) {
+        match stanza {
             Ok(Stanza::Iq(iq)) => self.handle_iq(now, iq),
             Ok(stanza) => self.event(Event::Stanza(stanza)),
             Err(e) => {

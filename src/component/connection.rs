@@ -18,7 +18,7 @@ use crate::stanza::{IdGenerator, Stanza};
 use crate::stream::outbox::Outbox;
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
 use crate::xml::{
-    Frame, Framing, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
+    Frame, Framing, Limits, StanzaParts, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
 };
 
 /// Random bytes in a stream id we generate (hex-encoded, so twice as many
@@ -190,7 +190,7 @@ impl ComponentConnection {
             state: State::AwaitHeader,
             domain: None,
             stream_id: None,
-            parser: StreamParser::new(limits),
+            parser: crate::stream::split_parser(limits),
             writer: StreamWriter::new(),
             outbox: Outbox::new(),
             held: BytesMut::new(),
@@ -628,7 +628,11 @@ impl ComponentConnection {
                     self.handle_element(now, element);
                 }
             }
-            Frame::Stanza(parts) => self.handle_frame(now, Frame::Element(parts.into_element())),
+            Frame::Stanza(parts) => match self.state {
+                // Online, a stanza is typed straight from its parts.
+                State::Online | State::Closing { online: true } => self.handle_stanza(now, parts),
+                _ => self.handle_element(now, parts.into_element()),
+            },
             Frame::Keepalive => {}
             Frame::Close => {
                 if matches!(self.state, State::Closing { .. }) {
@@ -734,7 +738,13 @@ impl ComponentConnection {
             }
             State::Online | State::Closing { online: true } => {
                 self.state = state;
-                self.handle_stanza(now, element);
+                match StanzaParts::from_element(element) {
+                    Ok(parts) => self.handle_stanza(now, parts),
+                    Err(element) => {
+                        let what = format!("unsupported top-level element <{}/>", element.name());
+                        self.violation(now, StreamErrorCondition::UnsupportedStanzaType, what);
+                    }
+                }
             }
             State::Closing { online: false } => self.state = state,
             State::NoStreamId => {
@@ -776,23 +786,23 @@ impl ComponentConnection {
         self.event(Event::Online { domain });
     }
 
-    fn handle_stanza(&mut self, now: Instant, element: Element) {
-        if !Stanza::is_stanza(&element) {
-            let what = format!("unsupported top-level element <{}/>", element.name());
-            return self.violation(now, StreamErrorCondition::UnsupportedStanzaType, what);
-        }
+    fn handle_stanza(&mut self, now: Instant, parts: StanzaParts) {
         // XEP-0114: every stanza carries `from` and `to`; without them (or
         // with malformed ones) it cannot be routed, nor answered.
-        let address = |name| crate::ext::attr(&element, name).and_then(|v| v.parse::<Jid>().ok());
-        let (Some(from), Some(_)) = (address("from"), address("to")) else {
-            let what = format!("a <{}/> without a valid 'from' and 'to'", element.name());
+        let address = |value: Option<&str>| value.and_then(|v| v.parse::<Jid>().ok());
+        let (Some(from), Some(_)) = (address(parts.from.as_deref()), address(parts.to.as_deref()))
+        else {
+            let what = format!(
+                "a <{}/> without a valid 'from' and 'to'",
+                parts.name.as_str()
+            );
             return self.violation(now, StreamErrorCondition::ImproperAddressing, what);
         };
         if matches!(self.role, Role::Accepting) && self.domain.as_deref() != Some(from.domain()) {
             let what = format!("'from' {from} is not at the component's domain");
             return self.violation(now, StreamErrorCondition::InvalidFrom, what);
         }
-        match Stanza::try_from(element) {
+        match Stanza::try_from(parts) {
             Ok(stanza) => self.event(Event::Stanza(stanza)),
             // Well-formed but invalid: a stanza error, never a stream kill.
             Err(e) => {

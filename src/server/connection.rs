@@ -19,7 +19,7 @@ use crate::ext::{self, Payload, sm};
 use crate::jid::{FullJid, Jid};
 use crate::ns;
 use crate::sasl::{ChannelBinding, Failure, Mechanism, SaslCondition, SaslServer, ServerStep};
-use crate::stanza::{DefinedCondition, Iq, IqKind, Stanza, StanzaError};
+use crate::stanza::{DefinedCondition, Iq, IqKind, Stanza, StanzaError, StanzaParseError};
 use crate::stream::outbox::Outbox;
 use crate::stream::sm::{Inbound, Outbound};
 use crate::stream::{StanzaToken, StreamError, StreamErrorCondition};
@@ -150,7 +150,7 @@ impl ServerConnection {
     pub fn new(listen: ListenConfig, now: Instant) -> Self {
         let rng = ChaCha20Rng::from_seed(listen.seed);
         Self {
-            parser: StreamParser::new(listen.limits.clone()),
+            parser: crate::stream::split_parser(listen.limits.clone()),
             tls: listen.direct_tls.clone(),
             negotiation_deadline: Some(now + listen.negotiation_timeout),
             accept: None,
@@ -776,7 +776,14 @@ impl ServerConnection {
                     self.handle_element(now, element);
                 }
             }
-            Frame::Stanza(parts) => self.handle_frame(now, Frame::Element(parts.into_element())),
+            Frame::Stanza(parts) => match self.state {
+                // Online, a stanza is typed straight from its parts.
+                State::Online => self.handle_stanza(now, Stanza::try_from(parts)),
+                State::Closing if self.jid.is_some() => {
+                    self.handle_stanza(now, Stanza::try_from(parts));
+                }
+                _ => self.handle_element(now, parts.into_element()),
+            },
             Frame::Keepalive => {}
             Frame::Close => {
                 if matches!(self.state, State::Closing) {
@@ -1120,8 +1127,13 @@ impl ServerConnection {
         if !Stanza::is_stanza(&element) {
             return self.stream_error(StreamErrorCondition::UnsupportedStanzaType, "not a stanza");
         }
+        self.handle_stanza(now, Stanza::try_from(element));
+    }
+
+    /// A stanza received online, typed or not.
+    fn handle_stanza(&mut self, now: Instant, stanza: Result<Stanza, StanzaParseError>) {
         let confirm = self.accept.as_ref().is_some_and(|a| a.confirm_stanzas);
-        match Stanza::try_from(element) {
+        match stanza {
             Ok(mut stanza) => {
                 // The server stamps `from`; what the client claims is ignored.
                 let from = self.jid.clone().map(Jid::from);

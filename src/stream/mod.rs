@@ -10,3 +10,12 @@ pub(crate) mod sm;
 
 pub use error::{StreamError, StreamErrorCondition, UnknownCondition};
 pub use sm::{SmError, StanzaToken};
+
+/// The parser a connection reads its peer with: stanzas come split
+/// ([`Frame::Stanza`](crate::xml::Frame::Stanza)), their payloads kept as
+/// bytes until looked into.
+pub(crate) fn split_parser(limits: crate::xml::Limits) -> crate::xml::StreamParser {
+    let mut parser = crate::xml::StreamParser::new(limits);
+    parser.set_split_stanzas(true);
+    parser
+}

@@ -64,18 +64,43 @@ pub fn xmpp_kit_frames(data: &[u8], chunk: usize) -> usize {
     frames
 }
 
-/// xmpp-kit, bytes to typed stanzas: the framer, then `Stanza::try_from`
-/// on each stanza element.
+/// xmpp-kit, bytes to typed stanzas, as its connections read them: the
+/// framer splitting stanzas (`set_split_stanzas`), then `Stanza::try_from`
+/// on each stanza's parts. Payloads stay as the bytes they arrived as until
+/// looked into; [`xmpp_kit_stanzas_parsed`] looks into every one.
 pub fn xmpp_kit_stanzas(data: &[u8], chunk: usize) -> usize {
+    read_stanzas(data, chunk, |stanza| {
+        black_box(&stanza);
+    })
+}
+
+/// [`xmpp_kit_stanzas`], then every payload parsed into its element tree:
+/// the cost when an application looks into everything.
+pub fn xmpp_kit_stanzas_parsed(data: &[u8], chunk: usize) -> usize {
+    read_stanzas(data, chunk, |stanza| {
+        let payloads: &[xmpp_kit::xml::LazyElement] = match &stanza {
+            Stanza::Message(m) => &m.payloads,
+            Stanza::Presence(p) => &p.payloads,
+            Stanza::Iq(iq) => iq.payload().map(std::slice::from_ref).unwrap_or_default(),
+        };
+        for payload in payloads {
+            black_box(payload.as_element());
+        }
+        black_box(&stanza);
+    })
+}
+
+fn read_stanzas(data: &[u8], chunk: usize, mut each: impl FnMut(Stanza)) -> usize {
     let mut parser = StreamParser::new(limits());
     parser.set_authenticated(true);
+    parser.set_split_stanzas(true);
     let mut stanzas = 0;
     for piece in data.chunks(chunk) {
         parser.feed(piece);
         while let Some(frame) = parser.next_frame().expect("corpus parses") {
-            if let Frame::Element(element) = frame {
-                let stanza = Stanza::try_from(element).expect("corpus stanzas are valid");
-                black_box(&stanza);
+            if let Frame::Stanza(parts) = frame {
+                let stanza = Stanza::try_from(parts).expect("corpus stanzas are valid");
+                each(stanza);
                 stanzas += 1;
             }
         }

@@ -839,7 +839,12 @@ impl StreamParser {
 
     fn open_element(&mut self, namespace: Resolved, local: &NcName, attributes: AttrMap) {
         let namespace = ns_of(&self.bindings, namespace);
-        let mut element = self.templates.element(local.as_str(), namespace);
+        let mut element = if self.phase == Phase::Fragment {
+            // A one-off parse: templates would cost more than they save.
+            Element::bare(local.as_str(), namespace)
+        } else {
+            self.templates.element(local.as_str(), namespace)
+        };
         *element.attrs_mut() = attributes;
         self.append_pending_text();
         self.stack.push(element);

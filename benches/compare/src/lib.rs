@@ -44,9 +44,28 @@ pub fn corpus() -> Vec<u8> {
 mod reading;
 
 use reading::limits;
-pub use reading::{rxml_events, xmpp_kit_frames, xmpp_kit_stanzas};
+pub use reading::{rxml_events, xmpp_kit_frames, xmpp_kit_stanzas, xmpp_kit_stanzas_parsed};
 
-/// Every `<message/>` of the corpus as an xmpp-kit `Stanza`.
+/// Every `<message/>` of the corpus as an xmpp-kit `Stanza`, read as its
+/// connections read them: payloads kept as the bytes they arrived as.
+pub fn xmpp_kit_read_messages(data: &[u8]) -> Vec<Stanza> {
+    let mut parser = StreamParser::new(limits());
+    parser.set_authenticated(true);
+    parser.set_split_stanzas(true);
+    parser.feed(data);
+    let mut messages = Vec::new();
+    while let Some(frame) = parser.next_frame().expect("corpus parses") {
+        if let Frame::Stanza(parts) = frame
+            && let Ok(stanza @ Stanza::Message(_)) = Stanza::try_from(parts)
+        {
+            messages.push(stanza);
+        }
+    }
+    messages
+}
+
+/// Every `<message/>` of the corpus as an xmpp-kit `Stanza` with its
+/// payloads as element trees (read through `Frame::Element`).
 pub fn xmpp_kit_messages(data: &[u8]) -> Vec<Stanza> {
     let mut parser = StreamParser::new(limits());
     parser.set_authenticated(true);

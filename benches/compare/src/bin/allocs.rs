@@ -72,6 +72,7 @@ fn main() {
     let stanzas = paths::stanza_count(&data);
 
     let kit_messages = paths::xmpp_kit_messages(&data);
+    let read_messages = paths::xmpp_kit_read_messages(&data);
     let tx_messages = paths::tokio_xmpp_messages(&rt, &data);
     let messages = kit_messages.len();
     let writer = StreamWriter::new();
@@ -109,6 +110,13 @@ fn main() {
             count(|| paths::xmpp_kit_stanzas(&data, CHUNK)),
         ),
         (
+            "xmpp_kit_stanzas_parsed",
+            "xmpp-kit bytes to typed stanzas, then every payload parsed",
+            "stanza",
+            stanzas,
+            count(|| paths::xmpp_kit_stanzas_parsed(&data, CHUNK)),
+        ),
+        (
             "lazy_floor",
             "experiment: typed heads, payloads as byte ranges (no trees)",
             "stanza",
@@ -128,6 +136,13 @@ fn main() {
             "message",
             messages,
             count(|| paths::xmpp_kit_write(&kit_messages, &writer, &mut out)),
+        ),
+        (
+            "xmpp_kit_read_messages",
+            "xmpp-kit messages as read (payloads kept as bytes) to bytes",
+            "message",
+            messages,
+            count(|| paths::xmpp_kit_write(&read_messages, &writer, &mut out)),
         ),
         (
             "tokio_xmpp_typed_messages",

@@ -21,17 +21,18 @@ fn main() {
     let mib = data.len() as f64 / (1024.0 * 1024.0);
     println!("fastest of {rounds} rounds, MiB/s");
     println!(
-        "| chunk | rxml Parser | xmpp-kit frames | xmpp-kit typed | tokio-xmpp typed | typed/tokio | typed/rxml |"
+        "| chunk | rxml Parser | xmpp-kit frames | xmpp-kit typed | tokio-xmpp typed | typed/tokio | typed/rxml | typed, every payload parsed | that/tokio |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for chunk in paths::CHUNKS {
-        let mut best = [Duration::MAX; 4];
+        let mut best = [Duration::MAX; 5];
         for _ in 0..rounds {
-            let runs: [&dyn Fn() -> usize; 4] = [
+            let runs: [&dyn Fn() -> usize; 5] = [
                 &|| paths::rxml_events(rxml::Parser::new(), &data, chunk),
                 &|| paths::xmpp_kit_frames(&data, chunk),
                 &|| paths::xmpp_kit_stanzas(&data, chunk),
                 &|| paths::tokio_xmpp_stanzas(&rt, &data, chunk),
+                &|| paths::xmpp_kit_stanzas_parsed(&data, chunk),
             ];
             for (i, run) in runs.iter().enumerate() {
                 let start = Instant::now();
@@ -41,13 +42,15 @@ fn main() {
         }
         let t = best.map(|d| mib / d.as_secs_f64());
         println!(
-            "| {chunk} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            "| {chunk} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} | {:.2} |",
             t[0],
             t[1],
             t[2],
             t[3],
             t[2] / t[3],
-            t[2] / t[0]
+            t[2] / t[0],
+            t[4],
+            t[4] / t[3]
         );
     }
 }

@@ -834,3 +834,75 @@ fn an_ack_request_that_crosses_the_close_is_not_answered_after_it() {
     pair.run();
     assert_eq!(pair.server_closed, Some(server::CloseReason::PeerClosed));
 }
+
+/// A payload a peer sent is kept as the bytes it arrived as: the server's
+/// application reads it as an element all the same, and when it sends the
+/// stanza on, the payload goes out byte for byte as it came (quotes,
+/// spacing, prefixes and references included).
+#[test]
+fn payloads_travel_as_the_bytes_they_arrived_as() {
+    let now = Instant::now();
+    let mut accept = shared_accept();
+    // Raw bytes are injected below, which stream management would count.
+    accept.stream_management = false;
+    let mut pair = Pair::new(ClientConnection::new(client_config(), now), accept, now);
+    pair.run();
+    assert!(pair.client_online().is_some());
+    let x = r#"<x xmlns="urn:example:x"  a = "1"><y>t&amp;u&#x41;</y></x>"#;
+    let q = "<z:q xmlns:z='urn:z' z:w='v'/>";
+    let stanza = format!(
+        "<message to='romeo@example.net' id='r1' type='chat'><body>hi</body>{x} {q}</message>"
+    );
+    pair.c2s.extend_from_slice(stanza.as_bytes());
+    pair.run();
+    let received = pair
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            server::Event::Stanza(Stanza::Message(m)) if m.id.as_deref() == Some("r1") => {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .expect("the message reached the server");
+    assert_eq!(received.body(), Some("hi"));
+    let [first, second] = &received.payloads[..] else {
+        panic!("two payloads: {:?}", received.payloads);
+    };
+    assert_eq!(first.raw_bytes(), Some(x.as_bytes()));
+    assert_eq!(second.raw_bytes(), Some(q.as_bytes()));
+    assert!(first.is("x", "urn:example:x") && second.is("q", "urn:z"));
+    // Looked into, they are the elements they stand for.
+    assert_eq!(first.attr("a"), Some("1"));
+    assert_eq!(
+        first.get_child("y", "urn:example:x").map(|y| y.text()),
+        Some("t&uA".to_owned())
+    );
+    assert_eq!(second.attr_ns("urn:z", "w"), Some("v"));
+    assert_eq!(
+        first.raw_bytes(),
+        Some(x.as_bytes()),
+        "reading keeps the bytes"
+    );
+
+    // Sent on, they go out as they came.
+    let mut forward = received.clone();
+    forward.to = Some("juliet@example.com/balcony".parse().unwrap());
+    pair.server.send(pair.now, forward).unwrap();
+    pair.drain_server();
+    let wire = String::from_utf8(pair.s2c.clone()).unwrap();
+    assert!(wire.contains(x) && wire.contains(q), "{wire}");
+    pair.run();
+    let delivered = pair
+        .client_events
+        .iter()
+        .find_map(|e| match e {
+            client::Event::Stanza(Stanza::Message(m)) if m.id.as_deref() == Some("r1") => {
+                Some(m.clone())
+            }
+            _ => None,
+        })
+        .expect("the message reached the client");
+    assert_eq!(delivered.payloads, received.payloads);
+    assert_eq!(delivered.body(), Some("hi"));
+}

@@ -557,3 +557,118 @@ proptest! {
         prop_assert_eq!(Stanza::try_from(wire).unwrap(), s);
     }
 }
+
+// ---- stanzas typed from the framer's split parts ---------------------------
+
+/// The stanzas of a jabber:client stream read with split stanzas, as the
+/// connections read them.
+fn split_stanzas(stanzas: &str) -> Vec<Result<Stanza, xmpp_kit::stanza::StanzaParseError>> {
+    use xmpp_kit::xml::{Frame, Limits, StreamParser};
+    let mut parser = StreamParser::new(Limits::default());
+    parser.set_split_stanzas(true);
+    parser.feed(
+        format!(
+            "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+             xmlns:o='urn:outer' version='1.0'>{stanzas}"
+        )
+        .as_bytes(),
+    );
+    let mut out = Vec::new();
+    while let Some(frame) = parser.next_frame().unwrap() {
+        if let Frame::Stanza(parts) = frame {
+            out.push(Stanza::try_from(parts));
+        }
+    }
+    out
+}
+
+#[test]
+fn an_iq_typed_from_split_parts_keeps_its_payload_as_bytes_and_echoes_it() {
+    use bytes::BytesMut;
+    use xmpp_kit::ext::ping::Ping;
+    use xmpp_kit::xml::StreamWriter;
+    let ping = "<ping xmlns=\"urn:xmpp:ping\" />";
+    let [Ok(Stanza::Iq(iq))] = &split_stanzas(&format!(
+        "<iq type='get' id='p1' from='romeo@example.net/orchard'>{ping}</iq>"
+    ))[..] else {
+        panic!("one iq");
+    };
+    let IqKind::Get(payload) = &iq.kind else {
+        panic!("a get")
+    };
+    assert_eq!(payload.raw_bytes(), Some(ping.as_bytes()));
+    assert_eq!(iq.payload_as::<Ping>(), Some(Ok(Ping)));
+    // The error reply echoes the request as it came.
+    let reply = Stanza::Iq(
+        iq.error_reply(StanzaError::new(DefinedCondition::ServiceUnavailable))
+            .unwrap(),
+    );
+    let mut out = BytesMut::new();
+    StreamWriter::new()
+        .write_stanza(&reply, StreamNamespace::Client, &mut out)
+        .unwrap();
+    let written = std::str::from_utf8(&out).unwrap();
+    assert!(written.contains(ping), "{written}");
+    // And as a tree, it is the same stanza.
+    let tree = reply.to_element_in(StreamNamespace::Client);
+    assert_eq!(Stanza::try_from(tree).unwrap(), reply);
+}
+
+#[test]
+fn a_payload_that_needs_an_outer_declaration_is_a_tree_with_it() {
+    let [Ok(Stanza::Message(m))] = &split_stanzas(
+        "<message xmlns:s='urn:stanza' id='m1'><o:x a='1'/><s:y/><z xmlns=''/><w xmlns='urn:w'/></message>",
+    )[..] else {
+        panic!("one message");
+    };
+    let raw: Vec<bool> = m.payloads.iter().map(|p| p.raw_bytes().is_some()).collect();
+    // `<z xmlns=''/>` declares its (empty) namespace itself: it stands alone.
+    assert_eq!(raw, [false, false, true, true]);
+    assert!(m.payloads[0].is("x", "urn:outer"));
+    assert_eq!(m.payloads[0].attr("a"), Some("1"));
+    assert!(m.payloads[1].is("y", "urn:stanza"));
+    assert!(m.payloads[2].is("z", ""));
+    assert!(m.payloads[3].is("w", "urn:w"));
+}
+
+#[test]
+fn an_invalid_split_stanza_gives_back_the_whole_element_for_its_error_reply() {
+    let [Err(error)] = &split_stanzas(
+        "<message to='not a jid@@' id='m1' from='romeo@example.net/orchard'>\
+         <body>hi</body><x xmlns='urn:x'><y/></x></message>",
+    )[..] else {
+        panic!("one invalid message");
+    };
+    assert_eq!(error.condition(), DefinedCondition::JidMalformed);
+    assert_eq!(error.element.attr("id"), Some("m1"));
+    let x = error
+        .element
+        .get_child("x", "urn:x")
+        .expect("the payload is there");
+    assert!(x.get_child("y", "urn:x").is_some());
+    let reply = error.error_reply().unwrap();
+    assert_eq!(reply.attr("to"), Some("romeo@example.net/orchard"));
+}
+
+#[test]
+fn a_raw_payload_changed_in_place_becomes_a_tree_and_is_written_as_one() {
+    let [Ok(Stanza::Message(m))] =
+        &split_stanzas("<message id='m1'><x xmlns='urn:x' a='1'/></message>")[..]
+    else {
+        panic!("one message");
+    };
+    let mut m = m.clone();
+    assert!(m.payloads[0].raw_bytes().is_some());
+    m.payloads[0].attrs_mut().insert(
+        rxml::Namespace::NONE,
+        rxml::NcName::try_from("a").unwrap(),
+        "2".to_owned(),
+    );
+    assert_eq!(m.payloads[0].raw_bytes(), None);
+    let element = Element::from(m.clone());
+    assert_eq!(
+        element.get_child("x", "urn:x").unwrap().attr("a"),
+        Some("2")
+    );
+    round_trips(&Stanza::Message(m));
+}

@@ -1,12 +1,18 @@
 //! Typed stanzas: [`Message`], [`Presence`], [`Iq`] and the [`Stanza`] enum.
 //!
-//! A stanza is converted from the [`minidom::Element`] the framer yields by
-//! moving its parts, not copying them: addressing, id, type and `xml:lang`
-//! become typed fields, the children defined by RFC 6120/6121 (body,
-//! subject, thread, show, status, priority, error) become typed fields, and
-//! every other child is kept as a payload element, parsed on demand with
-//! [`ext::Payload`]. Unknown attributes are kept too,
-//! so nothing a peer sent is dropped when a stanza is forwarded.
+//! A stanza is typed from the parts the framer splits it into
+//! ([`StanzaParts`], given by a
+//! [`StreamParser`](crate::xml::StreamParser) with
+//! [`set_split_stanzas`](crate::xml::StreamParser::set_split_stanzas), as
+//! every connection of this crate reads), or from a [`minidom::Element`],
+//! by moving its parts, not copying them: addressing, id, type and
+//! `xml:lang` become typed fields, the children defined by RFC 6120/6121
+//! (body, subject, thread, show, status, priority, error) become typed
+//! fields, and every other child is kept as a payload, parsed on demand with
+//! [`ext::Payload`]. A payload read from a stream stays the bytes it arrived
+//! as until it is looked into ([`LazyElement`]), and is written back as
+//! those bytes when the stanza is forwarded. Unknown attributes are kept
+//! too, so nothing a peer sent is dropped when a stanza is forwarded.
 //!
 //! ```
 //! use xmpp_kit::stanza::{Message, Stanza};
@@ -559,7 +565,10 @@ impl crate::xml::StreamWriter {
     /// The output is byte for byte that of
     /// [`write_element`](crate::xml::StreamWriter::write_element) on
     /// [`stanza.to_element_in(namespace)`](Stanza::to_element_in), and so
-    /// are the errors.
+    /// are the errors, except for payloads still kept as the bytes they
+    /// arrived as ([`LazyElement::raw_bytes`]): those are written as they
+    /// came (they declare every namespace they use), which parses back to
+    /// the same element.
     ///
     /// ```
     /// use bytes::BytesMut;

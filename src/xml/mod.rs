@@ -2,7 +2,10 @@
 //!
 //! [`StreamParser`] turns the bytes of an XMPP stream, in chunks of any size,
 //! into [`Frame`]s: the stream header, complete top-level elements
-//! (as [`minidom::Element`]), keepalives and the stream's end.
+//! (as [`minidom::Element`]), keepalives and the stream's end; or, once
+//! [`StreamParser::set_split_stanzas`] is on, stanzas split into
+//! [`StanzaParts`] with their extension payloads kept as the bytes they
+//! arrived as ([`LazyElement`]).
 //! [`StreamWriter`] does the reverse. [`Limits`] bounds what a peer can make
 //! the parser hold. Both sides handle RFC 6120 streams over TCP and RFC 7395
 //! WebSocket framing.

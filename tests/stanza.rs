@@ -672,3 +672,36 @@ fn a_raw_payload_changed_in_place_becomes_a_tree_and_is_written_as_one() {
     );
     round_trips(&Stanza::Message(m));
 }
+
+#[test]
+fn attributes_of_a_payload_that_needs_an_outer_declaration_stay_its_own() {
+    // The first payload uses the stream's prefix (so it is parsed with it);
+    // its attributes must neither leak into the next element nor escape
+    // the duplicate check.
+    let [Ok(Stanza::Message(m))] = &split_stanzas(
+        "<message id='m1'><o:x a='1'><o:y b='2'/></o:x><extra/><w xmlns='urn:w'/></message>",
+    )[..] else {
+        panic!("one message");
+    };
+    assert_eq!(m.payloads[0].attr("a"), Some("1"));
+    assert_eq!(
+        m.payloads[0].get_child("y", "urn:outer").unwrap().attr("b"),
+        Some("2")
+    );
+    assert!(m.payloads[1].is("extra", "jabber:client"));
+    assert_eq!(m.payloads[1].attrs().len(), 0, "{:?}", m.payloads[1]);
+    assert_eq!(m.payloads[2].raw_bytes(), Some(&b"<w xmlns='urn:w'/>"[..]));
+
+    use xmpp_kit::xml::{Limits, ParseError, StreamParser};
+    let mut parser = StreamParser::new(Limits::default());
+    parser.set_split_stanzas(true);
+    parser.feed(
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+          xmlns:o='urn:outer'><message id='m2'><o:x a='1' a='2'/><extra/></message>",
+    );
+    assert!(parser.next_frame().unwrap().is_some());
+    assert_eq!(
+        parser.next_frame(),
+        Err(ParseError::DuplicateAttribute("a".into()))
+    );
+}

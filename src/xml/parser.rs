@@ -1079,7 +1079,9 @@ impl StreamParser {
         let own = |mark: usize| matches!(namespace, Resolved::Bound(i) if i >= mark);
         if let Some(raw) = self.stanza.as_ref().and_then(|s| s.raw.as_ref()) {
             let mark = raw.mark;
-            let contained = own(mark) && self.check_raw_attributes(mark)?;
+            // The attributes are checked whatever the element's namespace.
+            let attributes_contained = self.check_raw_attributes(mark)?;
+            let contained = own(mark) && attributes_contained;
             if !contained && let Some(raw) = self.stanza.as_mut().and_then(|s| s.raw.as_mut()) {
                 raw.self_contained = false;
             }
@@ -1094,7 +1096,8 @@ impl StreamParser {
             return Ok(None);
         }
         let mark = self.scopes.last().copied().unwrap_or(0);
-        let self_contained = own(mark) && self.check_raw_attributes(mark)?;
+        let attributes_contained = self.check_raw_attributes(mark)?;
+        let self_contained = own(mark) && attributes_contained;
         let namespace = NamespaceName::locate(
             self.held_bytes(head.start, self.evented),
             self.ns_str(namespace),

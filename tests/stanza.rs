@@ -705,3 +705,52 @@ fn attributes_of_a_payload_that_needs_an_outer_declaration_stay_its_own() {
         Err(ParseError::DuplicateAttribute("a".into()))
     );
 }
+
+#[test]
+fn split_stanzas_type_the_same_as_their_elements() {
+    let cases = [
+        "<message id='m1' xml:lang='en'><body>plain</body><body xml:lang='fr'>fran&#xE7;ais</body>\
+         <subject>s&amp;t</subject><thread>t1</thread></message>",
+        "<message id='m2'><body>a<b xmlns='urn:x'>inner</b>c</body><thread parent='p'>t2</thread></message>",
+        "<message id='m3'><body x='1'>with an attribute</body><body/><subject></subject></message>",
+        "<message id='m4' type='error'><error type='cancel'><item-not-found \
+         xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error><extra>kept</extra></message>",
+        "<presence id='p1'><show> away </show><status>out</status><status xml:lang='de'>weg</status>\
+         <priority> 5 </priority><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v'/></presence>",
+        "<presence id='p2'><show>nonsense</show></presence>",
+        "<presence id='p3'><priority>high</priority></presence>",
+        "<iq type='result' id='i1'><query xmlns='jabber:iq:roster'><item jid='a@b'/></query></iq>",
+    ];
+    for case in cases {
+        let from_split = split_stanzas(case).pop().expect("one stanza");
+        let element: Element =
+            format!("<stream xmlns='jabber:client' xmlns:o='urn:outer'>{case}</stream>")
+                .parse::<Element>()
+                .unwrap()
+                .children()
+                .next()
+                .unwrap()
+                .clone();
+        let from_element = Stanza::try_from(element);
+        match (&from_split, &from_element) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{case}"),
+            (Err(a), Err(b)) => {
+                assert_eq!(a.error, b.error, "{case}");
+                assert_eq!(a.element, b.element, "{case}");
+            }
+            _ => panic!("{case}: {from_split:?} against {from_element:?}"),
+        }
+    }
+    // The text-only children were read without trees, and typed the same.
+    let [Ok(Stanza::Message(m))] = &split_stanzas(cases[1])[..] else {
+        panic!()
+    };
+    assert_eq!(m.body(), Some("ac"));
+    assert_eq!(
+        m.thread,
+        Some(xmpp_kit::stanza::Thread {
+            id: "t2".into(),
+            parent: Some("p".into())
+        })
+    );
+}

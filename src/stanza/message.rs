@@ -7,7 +7,7 @@ use rxml::AttrMap;
 
 use super::{
     Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
-    expect, find_error, find_payload, split, start_element, text_of,
+    expect, find_error, find_payload, lazy_text, split, start_element,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -300,13 +300,16 @@ impl TryFrom<StanzaParts> for Message {
                 continue;
             }
             match child.name() {
-                "body" => message.bodies.push(text_of(child.into_element())),
-                "subject" => message.subjects.push(text_of(child.into_element())),
+                "body" => message.bodies.push(lazy_text(child)),
+                "subject" => message.subjects.push(lazy_text(child)),
                 "thread" if message.thread.is_none() => {
-                    message.thread = Some(Thread {
-                        id: child.text(),
-                        parent: ext::attr(&child, "parent").map(str::to_owned),
-                    });
+                    // A text-only thread (as the framer reads it) has no parent.
+                    let parent = match child.simple_text() {
+                        Some(_) => None,
+                        None => ext::attr(&child, "parent").map(str::to_owned),
+                    };
+                    let id = lazy_text(child).text;
+                    message.thread = Some(Thread { id, parent });
                 }
                 "error" if kind == MessageType::Error => {}
                 _ => message.payloads.push(child),

@@ -539,6 +539,24 @@ pub(crate) fn text_ref(element: &Element) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A child's text, borrowed: without making a tree for a text-only child
+/// the framer read.
+pub(crate) fn lazy_text_ref(child: &LazyElement) -> std::borrow::Cow<'_, str> {
+    match child.simple_text() {
+        Some(text) => text.into(),
+        None => text_ref(child),
+    }
+}
+
+/// A text child as a [`Text`], moved out: without making a tree for a
+/// text-only child the framer read.
+pub(crate) fn lazy_text(mut child: LazyElement) -> Text {
+    match child.take_text() {
+        Some((lang, text)) => Text { lang, text },
+        None => text_of(child.into_element()),
+    }
+}
+
 /// A text child as a [`Text`], its text moved out rather than copied when
 /// it is one text node (as it nearly always is).
 pub(crate) fn text_of(mut child: Element) -> Text {

@@ -7,7 +7,7 @@ use rxml::AttrMap;
 
 use super::{
     Attrs, Common, StanzaError, StanzaParseError, Text, WriteParts, append_texts, default_text,
-    expect, find_error, find_payload, split, start_element, text_of, text_ref,
+    expect, find_error, find_payload, lazy_text, lazy_text_ref, split, start_element,
 };
 use crate::ext::{self, Payload, PayloadError};
 use crate::jid::Jid;
@@ -368,7 +368,7 @@ impl TryFrom<StanzaParts> for Presence {
                 continue;
             }
             match child.name() {
-                "status" => presence.statuses.push(text_of(child.into_element())),
+                "status" => presence.statuses.push(lazy_text(child)),
                 "show" | "priority" => {}
                 "error" if kind == PresenceType::Error => {}
                 _ => presence.payloads.push(child),
@@ -402,7 +402,7 @@ fn read(parts: &StanzaParts) -> Result<Parts, PayloadError> {
     let show = match child("show") {
         None => None,
         Some(child) => {
-            let text = text_ref(child);
+            let text = lazy_text_ref(child);
             let trimmed = text.trim();
             Some(trimmed.parse().map_err(|()| PayloadError::InvalidValue {
                 element: "show",
@@ -414,7 +414,7 @@ fn read(parts: &StanzaParts) -> Result<Parts, PayloadError> {
     let priority = match child("priority") {
         None => 0,
         Some(child) => {
-            let text = text_ref(child);
+            let text = lazy_text_ref(child);
             text.trim()
                 .parse()
                 .map_err(|_| PayloadError::InvalidValue {

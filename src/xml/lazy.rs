@@ -58,6 +58,15 @@ enum Repr {
         namespace: NamespaceName,
         tree: OnceLock<Element>,
     },
+    /// A text-only child in a stanza's namespace (a body, a status):
+    /// its name, `xml:lang` and text, made into a tree on first use.
+    Text {
+        name: NcName,
+        namespace: &'static str,
+        lang: Option<String>,
+        text: Option<String>,
+        tree: OnceLock<Element>,
+    },
 }
 
 /// The namespace name of a raw element: nearly always written verbatim in
@@ -83,11 +92,53 @@ impl LazyElement {
         }
     }
 
+    /// A text-only element: no attribute but `xml:lang`, no child element,
+    /// `text` its text if it has any.
+    pub(crate) fn text(
+        name: NcName,
+        namespace: &'static str,
+        lang: Option<String>,
+        text: Option<String>,
+    ) -> Self {
+        Self {
+            repr: Repr::Text {
+                name,
+                namespace,
+                lang,
+                text,
+                tree: OnceLock::new(),
+            },
+        }
+    }
+
     /// The element's local name, without parsing it.
     pub fn name(&self) -> &str {
         match &self.repr {
             Repr::Tree(element) => element.name(),
-            Repr::Raw { name, .. } => name.as_str(),
+            Repr::Raw { name, .. } | Repr::Text { name, .. } => name.as_str(),
+        }
+    }
+
+    /// The text of a text-only element read by the framer, without making
+    /// a tree: `Some` for those only.
+    pub(crate) fn simple_text(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Text { text, .. } => Some(text.as_deref().unwrap_or_default()),
+            Repr::Tree(_) | Repr::Raw { .. } => None,
+        }
+    }
+
+    /// The `xml:lang` and text of a text-only element read by the framer,
+    /// moved out (it is left empty); `None` for any other element.
+    pub(crate) fn take_text(&mut self) -> Option<(Option<String>, String)> {
+        match &mut self.repr {
+            Repr::Text {
+                lang, text, tree, ..
+            } => {
+                *tree = OnceLock::new();
+                Some((lang.take(), text.take().unwrap_or_default()))
+            }
+            Repr::Tree(_) | Repr::Raw { .. } => None,
         }
     }
 
@@ -97,7 +148,9 @@ impl LazyElement {
     pub fn namespace(&self) -> Cow<'_, str> {
         match &self.repr {
             Repr::Tree(element) => Cow::Owned(element.ns()),
-            Repr::Raw { .. } => Cow::Borrowed(self.raw_namespace().unwrap_or_default()),
+            Repr::Raw { .. } | Repr::Text { .. } => {
+                Cow::Borrowed(self.raw_namespace().unwrap_or_default())
+            }
         }
     }
 
@@ -105,6 +158,7 @@ impl LazyElement {
     fn raw_namespace(&self) -> Option<&str> {
         match &self.repr {
             Repr::Tree(_) => None,
+            Repr::Text { namespace, .. } => Some(namespace),
             Repr::Raw {
                 bytes, namespace, ..
             } => Some(namespace.get(bytes)),
@@ -122,7 +176,7 @@ impl LazyElement {
     pub fn is(&self, name: &str, namespace: &str) -> bool {
         match &self.repr {
             Repr::Tree(element) => element.is(name, namespace),
-            Repr::Raw { .. } => self.name() == name && self.has_ns(namespace),
+            Repr::Raw { .. } | Repr::Text { .. } => self.name() == name && self.has_ns(namespace),
         }
     }
 
@@ -130,7 +184,7 @@ impl LazyElement {
     pub fn has_ns(&self, namespace: &str) -> bool {
         match &self.repr {
             Repr::Tree(element) => element.has_ns(namespace),
-            Repr::Raw { .. } => self.raw_namespace() == Some(namespace),
+            Repr::Raw { .. } | Repr::Text { .. } => self.raw_namespace() == Some(namespace),
         }
     }
 
@@ -140,7 +194,7 @@ impl LazyElement {
     /// [`DerefMut`].
     pub fn raw_bytes(&self) -> Option<&[u8]> {
         match &self.repr {
-            Repr::Tree(_) => None,
+            Repr::Tree(_) | Repr::Text { .. } => None,
             Repr::Raw { bytes, .. } => Some(bytes),
         }
     }
@@ -158,6 +212,13 @@ impl LazyElement {
                     self.raw_namespace().unwrap_or_default(),
                 )
             }),
+            Repr::Text {
+                name,
+                namespace,
+                lang,
+                text,
+                tree,
+            } => tree.get_or_init(|| text_element(name, namespace, lang.clone(), text.clone())),
         }
     }
 
@@ -166,7 +227,7 @@ impl LazyElement {
     pub fn as_element_mut(&mut self) -> &mut Element {
         match self.repr {
             Repr::Tree(ref mut element) => element,
-            Repr::Raw { .. } => {
+            Repr::Raw { .. } | Repr::Text { .. } => {
                 let element =
                     std::mem::replace(self, Self::from(Element::bare("", ""))).into_element();
                 self.repr = Repr::Tree(element);
@@ -187,6 +248,15 @@ impl LazyElement {
             } => tree
                 .into_inner()
                 .unwrap_or_else(|| parse(&bytes, name.as_str(), namespace.get(&bytes))),
+            Repr::Text {
+                name,
+                namespace,
+                lang,
+                text,
+                tree,
+            } => tree
+                .into_inner()
+                .unwrap_or_else(|| text_element(&name, namespace, lang, text)),
         }
     }
 }
@@ -223,6 +293,23 @@ impl NamespaceName {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// The tree of a text-only element, as the framer would have built it.
+fn text_element(
+    name: &NcName,
+    namespace: &str,
+    lang: Option<String>,
+    text: Option<String>,
+) -> Element {
+    let mut element = Element::bare(name.as_str(), namespace);
+    if let (Some(lang), Ok(attr)) = (lang, NcName::try_from("lang")) {
+        element.attrs_mut().insert(rxml::Namespace::XML, attr, lang);
+    }
+    if let Some(text) = text {
+        element.append_text(text);
+    }
+    element
 }
 
 /// Parses the bytes of a raw element. They were read by the framer as a
@@ -296,6 +383,7 @@ impl fmt::Debug for LazyElement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
             Repr::Tree(element) => element.fmt(f),
+            Repr::Text { .. } => self.as_element().fmt(f),
             Repr::Raw { bytes, .. } => f
                 .debug_struct("LazyElement")
                 .field("name", &self.name())

@@ -169,6 +169,18 @@ struct SplitStanza {
     parts: StanzaParts,
     /// The child being kept as bytes, while it is open.
     raw: Option<OpenRaw>,
+    /// The text-only child being read, while it is open and still
+    /// text-only; its text gathers in `pending_text`.
+    text: Option<OpenText>,
+}
+
+/// A child of a split stanza in its namespace with no attribute but
+/// `xml:lang` (a body, a status), read without a tree while it has no
+/// child element.
+#[derive(Debug)]
+struct OpenText {
+    name: NcName,
+    lang: Option<String>,
 }
 
 /// A child of a split stanza being kept as bytes.
@@ -740,6 +752,10 @@ impl StreamParser {
             return Err(ParseError::BadFormat("element head closed twice"));
         };
         let namespace = self.resolve(head.prefix.as_ref())?;
+        if let Some(text) = self.stanza.as_mut().and_then(|s| s.text.take()) {
+            // The text-only child has a child after all: a tree it is.
+            self.open_text_as_tree(text);
+        }
         if self.stanza.is_some() && self.stack.is_empty() {
             return self.split_child_head(head, namespace);
         }
@@ -864,8 +880,12 @@ impl StreamParser {
             self.pending_text.push(text);
             return Ok(None);
         }
-        if self.stanza.is_some() {
-            // Between a stanza's children, or inside one kept as bytes.
+        if let Some(stanza) = &self.stanza {
+            if stanza.text.is_some() {
+                self.pending_text.push(text);
+            }
+            // Otherwise between a stanza's children, or inside one kept as
+            // bytes.
             return Ok(None);
         }
         if !text.bytes().all(is_xml_space) {
@@ -1064,7 +1084,11 @@ impl StreamParser {
         self.raw_attributes = raw;
         result?;
         self.split_children.clear();
-        self.stanza = Some(SplitStanza { parts, raw: None });
+        self.stanza = Some(SplitStanza {
+            parts,
+            raw: None,
+            text: None,
+        });
         Ok(None)
     }
 
@@ -1090,7 +1114,17 @@ impl StreamParser {
         let content = self.stanza.as_ref().map(|s| s.parts.namespace.as_str());
         if content == Some(self.ns_str(namespace)) {
             // A child in the stanza's own namespace (a body, an error, ...)
-            // is built as a tree: the stanza types read them.
+            // is read for the stanza types: text-only ones without a tree.
+            if let Some(lang) = self.text_only_attributes()
+                && let Some(stanza) = self.stanza.as_mut()
+            {
+                self.pending_text.take();
+                stanza.text = Some(OpenText {
+                    name: head.local,
+                    lang,
+                });
+                return Ok(None);
+            }
             let attributes = self.resolve_attributes()?;
             self.open_element(namespace, &head.local, attributes);
             return Ok(None);
@@ -1114,6 +1148,37 @@ impl StreamParser {
             stanza.raw = Some(raw);
         }
         Ok(None)
+    }
+
+    /// When the head being closed has no attribute but `xml:lang`: its
+    /// value, taken. `None` (and the attributes left) otherwise.
+    fn text_only_attributes(&mut self) -> Option<Option<String>> {
+        match self.raw_attributes.as_mut_slice() {
+            [] => Some(None),
+            [(Some(prefix), local, value)]
+                if prefix.as_str() == "xml" && local.as_str() == "lang" =>
+            {
+                let lang = std::mem::take(value);
+                self.raw_attributes.clear();
+                Some(Some(lang))
+            }
+            _ => None,
+        }
+    }
+
+    /// Makes the open text-only child of the split stanza a tree, with the
+    /// text read so far, for the child element that has just started in it.
+    fn open_text_as_tree(&mut self, text: OpenText) {
+        let namespace = self
+            .stanza
+            .as_ref()
+            .map_or("", |s| s.parts.namespace.as_str());
+        let mut element = self.templates.element(text.name.as_str(), namespace);
+        if let (Some(lang), Ok(attr)) = (text.lang, NcName::try_from("lang")) {
+            element.attrs_mut().insert(Namespace::XML, attr, lang);
+        }
+        self.stack.push(element);
+        self.append_pending_text();
     }
 
     /// Checks the attributes of an element kept as bytes as building its
@@ -1169,6 +1234,13 @@ impl StreamParser {
         let Some(stanza) = self.stanza.as_mut() else {
             return Ok(None);
         };
+        if let Some(text) = stanza.text.take() {
+            let namespace = stanza.parts.namespace.as_str();
+            let child =
+                LazyElement::text(text.name, namespace, text.lang, self.pending_text.take());
+            self.split_children.push(SplitChild::Done(child));
+            return Ok(None);
+        }
         match stanza.raw.take() {
             Some(raw) if open + 1 == raw.depth => {
                 let child = if raw.self_contained {

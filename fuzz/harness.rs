@@ -6,12 +6,17 @@
 
 use bytes::BytesMut;
 use xmpp_kit::xml::{
-    Frame, Framing, Limits, StreamHeader, StreamNamespace, StreamParser, StreamWriter,
+    Frame, Framing, Limits, ParseError, StanzaName, StanzaParts, StreamHeader, StreamNamespace,
+    StreamParser, StreamWriter,
 };
 
 /// Feeds `data` to a [`StreamParser`] in chunks chosen by its first byte,
 /// restarting the stream after SASL success like a connection would, and
 /// checks that every element it yields survives a write and a re-parse.
+///
+/// A second parser splitting stanzas ([`StreamParser::set_split_stanzas`])
+/// reads the same chunks: it must give the same frames, each stanza as the
+/// parts of the element the first one gives, and the same error.
 pub(crate) fn framer(data: &[u8]) {
     let Some((&chunking, data)) = data.split_first() else {
         return;
@@ -26,16 +31,23 @@ pub(crate) fn framer(data: &[u8]) {
     limits.max_token_length = 512;
     let chunk = usize::from(chunking % 17) + 1;
 
-    let mut parser = StreamParser::new(limits);
+    let mut parser = StreamParser::new(limits.clone());
+    let mut split = StreamParser::new(limits);
+    split.set_split_stanzas(true);
     for piece in data.chunks(chunk) {
         parser.feed(piece);
+        split.feed(piece);
         loop {
-            match parser.next_frame() {
+            let result = parser.next_frame();
+            same_frame(&result, split.next_frame());
+            match result {
                 Ok(Some(Frame::Element(element))) => {
                     round_trip(&element);
                     if element.name() == "success" {
                         parser.reset();
                         parser.set_authenticated(true);
+                        split.reset();
+                        split.set_authenticated(true);
                     }
                 }
                 Ok(Some(_)) => {}
@@ -43,11 +55,81 @@ pub(crate) fn framer(data: &[u8]) {
                 Err(error) => {
                     // The error must be sticky and map to a condition.
                     let _ = error.condition();
-                    assert_eq!(parser.next_frame(), Err(error));
+                    assert_eq!(parser.next_frame(), Err(error.clone()));
+                    assert_eq!(split.next_frame(), Err(error));
                     return;
                 }
             }
+            assert_eq!(parser.buffered_len(), split.buffered_len());
         }
+    }
+}
+
+/// What the parser splitting stanzas gave (`split`) for what the other
+/// gave (`normal`): a stanza as the parts of the same element, with its
+/// children kept as bytes named as in the tree and parsing alone to the
+/// same tree; anything else equal.
+fn same_frame(
+    normal: &Result<Option<Frame>, ParseError>,
+    split: Result<Option<Frame>, ParseError>,
+) {
+    let (element, parts) = match (normal, split) {
+        (Ok(Some(Frame::Element(element))), Ok(Some(Frame::Stanza(parts)))) => (element, parts),
+        (normal, split) => {
+            if let Ok(Some(Frame::Element(element))) = normal {
+                let stanza = StanzaName::from_name(element.name()).is_some()
+                    && StreamNamespace::from_name(&element.ns()).is_some();
+                assert!(!stanza, "a stanza was not split: {element:?}");
+            }
+            assert_eq!(normal, &split, "split mode differs");
+            return;
+        }
+    };
+    let trees: Vec<&minidom::Element> = element.children().collect();
+    assert_eq!(
+        parts.children.len(),
+        trees.len(),
+        "{parts:?} from {element:?}"
+    );
+    for (child, tree) in parts.children.iter().zip(trees) {
+        assert!(
+            child.is(tree.name(), &tree.ns()),
+            "{child:?} is not {tree:?}"
+        );
+        if let Some(bytes) = child.raw_bytes() {
+            assert_eq!(&parse_alone(bytes), tree, "kept as {bytes:?}");
+        }
+    }
+    // Taking the element apart gives the same parts (text directly under a
+    // stanza is not kept, whitespace or not); they make it whole again.
+    let expected = match StanzaParts::from_element(element.clone()) {
+        Ok(expected) => expected,
+        Err(element) => panic!("split an element that is not a stanza: {element:?}"),
+    };
+    assert_eq!(parts, expected);
+    let mut without_text = element.clone();
+    for node in without_text.take_nodes() {
+        if let minidom::Node::Element(child) = node {
+            without_text.append_child(child);
+        }
+    }
+    assert_eq!(parts.into_element(), without_text);
+}
+
+/// The element `bytes` hold, parsed alone in a stream of its own (they
+/// declare every namespace they use).
+fn parse_alone(bytes: &[u8]) -> minidom::Element {
+    let mut parser = StreamParser::new(Limits::default());
+    parser.set_authenticated(true);
+    parser.feed(
+        b"<stream:stream xmlns='jabber:component:accept' \
+          xmlns:stream='http://etherx.jabber.org/streams'>",
+    );
+    parser.feed(bytes);
+    assert!(matches!(parser.next_frame(), Ok(Some(Frame::Header(_)))));
+    match parser.next_frame() {
+        Ok(Some(Frame::Element(element))) if parser.buffered_len() == 0 => element,
+        other => panic!("kept bytes {bytes:?} alone gave {other:?}"),
     }
 }
 

@@ -1184,7 +1184,8 @@ impl StreamParser {
     /// Checks the attributes of an element kept as bytes as building its
     /// attribute map would (prefixes declared, no duplicates), without
     /// building it. Returns whether they use only namespaces declared from
-    /// binding `mark` on.
+    /// binding `mark` on. Called for every such element, whatever its own
+    /// namespace: it also clears the attributes read for the next one.
     fn check_raw_attributes(&mut self, mark: usize) -> Result<bool, ParseError> {
         let raw = std::mem::take(&mut self.raw_attributes);
         let result = self.check_attributes(&raw, mark);
@@ -1426,6 +1427,52 @@ mod tests {
         let mut body = templates.element("body", "jabber:client");
         body.append_text("hi");
         assert_eq!(templates.element("body", "jabber:client").text(), "");
+    }
+
+    /// Frames of `body` after a header declaring `q`, stanzas made whole.
+    fn frames(body: &str, split: bool) -> Vec<Result<Element, ParseError>> {
+        let mut parser = StreamParser::new(Limits::default());
+        parser.set_split_stanzas(split);
+        parser.feed(
+            b"<stream:stream xmlns='jabber:client' \
+              xmlns:stream='http://etherx.jabber.org/streams' xmlns:q='urn:q'>",
+        );
+        parser.feed(body.as_bytes());
+        let mut frames = Vec::new();
+        loop {
+            match parser.next_frame() {
+                Ok(Some(Frame::Header(_))) => {}
+                Ok(Some(Frame::Element(element))) => frames.push(Ok(element)),
+                Ok(Some(Frame::Stanza(parts))) => frames.push(Ok(parts.into_element())),
+                Ok(Some(other)) => panic!("{other:?}"),
+                Ok(None) => return frames,
+                Err(e) => {
+                    frames.push(Err(e));
+                    return frames;
+                }
+            }
+        }
+    }
+
+    /// The attributes of an element inside a stanza child, when the
+    /// element's name used a namespace declared outside the child, were
+    /// neither checked nor cleared: the next element read took them, or
+    /// failed on their prefix, and faults in them went unseen.
+    #[test]
+    fn split_children_keep_their_attributes() {
+        for body in [
+            // The body took `a`.
+            "<message><q:x a='1'/><body/></message>",
+            // The presence took `a`.
+            "<message><q:x a='1'/></message><presence/>",
+            // Refused: `p` undeclared where `y` is.
+            "<message><p:x xmlns:p='urn:p'><z p:a='1'/></p:x><y xmlns='urn:y'/></message>",
+            // UndeclaredPrefix("r") instead of DuplicateAttribute("a").
+            "<message><q:x a='1' a='2'><r:y/></q:x></message>",
+            "<message><x xmlns='urn:x'><q:y a='1' a='2'/><r:z/></x></message>",
+        ] {
+            assert_eq!(frames(body, true), frames(body, false), "{body}");
+        }
     }
 
     #[test]

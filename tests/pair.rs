@@ -855,16 +855,11 @@ fn payloads_travel_as_the_bytes_they_arrived_as() {
     );
     pair.c2s.extend_from_slice(stanza.as_bytes());
     pair.run();
-    let received = pair
-        .server_events
-        .iter()
-        .find_map(|e| match e {
-            server::Event::Stanza(Stanza::Message(m)) if m.id.as_deref() == Some("r1") => {
-                Some(m.clone())
-            }
-            _ => None,
-        })
-        .expect("the message reached the server");
+    let received = message_with_id(&pair.server_events, "r1", |e| match e {
+        server::Event::Stanza(s) => Some(s),
+        _ => None,
+    })
+    .expect("the message reached the server");
     assert_eq!(received.body(), Some("hi"));
     let [first, second] = &received.payloads[..] else {
         panic!("two payloads: {:?}", received.payloads);
@@ -893,16 +888,23 @@ fn payloads_travel_as_the_bytes_they_arrived_as() {
     let wire = String::from_utf8(pair.s2c.clone()).unwrap();
     assert!(wire.contains(x) && wire.contains(q), "{wire}");
     pair.run();
-    let delivered = pair
-        .client_events
-        .iter()
-        .find_map(|e| match e {
-            client::Event::Stanza(Stanza::Message(m)) if m.id.as_deref() == Some("r1") => {
-                Some(m.clone())
-            }
-            _ => None,
-        })
-        .expect("the message reached the client");
+    let delivered = message_with_id(&pair.client_events, "r1", |e| match e {
+        client::Event::Stanza(s) => Some(s),
+        _ => None,
+    })
+    .expect("the message reached the client");
     assert_eq!(delivered.payloads, received.payloads);
     assert_eq!(delivered.body(), Some("hi"));
+}
+
+/// The message with id `id` among the stanzas of `events`.
+fn message_with_id<E>(
+    events: &[E],
+    id: &str,
+    stanza: impl Fn(&E) -> Option<&Stanza>,
+) -> Option<Message> {
+    events.iter().find_map(|e| match stanza(e) {
+        Some(Stanza::Message(m)) if m.id.as_deref() == Some(id) => Some(m.clone()),
+        _ => None,
+    })
 }

@@ -203,22 +203,27 @@ impl LazyElement {
     pub fn as_element(&self) -> &Element {
         match &self.repr {
             Repr::Tree(element) => element,
+            Repr::Raw { tree, .. } | Repr::Text { tree, .. } => tree.get_or_init(|| self.fresh()),
+        }
+    }
+
+    /// A new tree for a raw or text-only element.
+    fn fresh(&self) -> Element {
+        match &self.repr {
+            Repr::Tree(element) => element.clone(),
             Repr::Raw {
-                bytes, name, tree, ..
-            } => tree.get_or_init(|| {
-                parse(
-                    bytes,
-                    name.as_str(),
-                    self.raw_namespace().unwrap_or_default(),
-                )
-            }),
+                bytes,
+                name,
+                namespace,
+                ..
+            } => parse(bytes, name.as_str(), namespace.get(bytes)),
             Repr::Text {
                 name,
                 namespace,
                 lang,
                 text,
-                tree,
-            } => tree.get_or_init(|| text_element(name, namespace, lang.clone(), text.clone())),
+                ..
+            } => text_element(name, namespace, lang.clone(), text.clone()),
         }
     }
 
@@ -240,23 +245,10 @@ impl LazyElement {
     pub fn into_element(self) -> Element {
         match self.repr {
             Repr::Tree(element) => element,
-            Repr::Raw {
-                bytes,
-                name,
-                namespace,
-                tree,
-            } => tree
-                .into_inner()
-                .unwrap_or_else(|| parse(&bytes, name.as_str(), namespace.get(&bytes))),
-            Repr::Text {
-                name,
-                namespace,
-                lang,
-                text,
-                tree,
-            } => tree
-                .into_inner()
-                .unwrap_or_else(|| text_element(&name, namespace, lang, text)),
+            Repr::Raw { tree, .. } | Repr::Text { tree, .. } if tree.get().is_some() => {
+                tree.into_inner().unwrap_or_else(|| Element::bare("", ""))
+            }
+            _ => self.fresh(),
         }
     }
 }

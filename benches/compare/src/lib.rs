@@ -49,32 +49,28 @@ pub use reading::{rxml_events, xmpp_kit_frames, xmpp_kit_stanzas, xmpp_kit_stanz
 /// Every `<message/>` of the corpus as an xmpp-kit `Stanza`, read as its
 /// connections read them: payloads kept as the bytes they arrived as.
 pub fn xmpp_kit_read_messages(data: &[u8]) -> Vec<Stanza> {
-    let mut parser = StreamParser::new(limits());
-    parser.set_authenticated(true);
-    parser.set_split_stanzas(true);
-    parser.feed(data);
-    let mut messages = Vec::new();
-    while let Some(frame) = parser.next_frame().expect("corpus parses") {
-        if let Frame::Stanza(parts) = frame
-            && let Ok(stanza @ Stanza::Message(_)) = Stanza::try_from(parts)
-        {
-            messages.push(stanza);
-        }
-    }
-    messages
+    messages_of(data, true)
 }
 
 /// Every `<message/>` of the corpus as an xmpp-kit `Stanza` with its
 /// payloads as element trees (read through `Frame::Element`).
 pub fn xmpp_kit_messages(data: &[u8]) -> Vec<Stanza> {
+    messages_of(data, false)
+}
+
+fn messages_of(data: &[u8], split: bool) -> Vec<Stanza> {
     let mut parser = StreamParser::new(limits());
     parser.set_authenticated(true);
+    parser.set_split_stanzas(split);
     parser.feed(data);
     let mut messages = Vec::new();
     while let Some(frame) = parser.next_frame().expect("corpus parses") {
-        if let Frame::Element(element) = frame
-            && let Ok(stanza @ Stanza::Message(_)) = Stanza::try_from(element)
-        {
+        let stanza = match frame {
+            Frame::Stanza(parts) => Stanza::try_from(parts),
+            Frame::Element(element) => Stanza::try_from(element),
+            _ => continue,
+        };
+        if let Ok(stanza @ Stanza::Message(_)) = stanza {
             messages.push(stanza);
         }
     }

@@ -89,6 +89,11 @@ fn main() {
             "xmpp-kit typed / rxml `Parser` events",
         ),
         (
+            "xmpp_kit_stanzas",
+            "rxml_raw_events",
+            "xmpp-kit typed / rxml `RawParser` events",
+        ),
+        (
             "xmpp_kit_frames",
             "rxml_parser_events",
             "xmpp-kit frames / rxml `Parser` events",
@@ -165,6 +170,11 @@ fn main() {
             "**xmpp-kit bytes to typed stanzas**",
         ),
         (
+            "xmpp_kit_stanzas_parsed",
+            "tokio_xmpp_stanzas",
+            "xmpp-kit bytes to typed stanzas, then every payload parsed",
+        ),
+        (
             "tokio_xmpp_stanzas",
             "tokio_xmpp_stanzas",
             "tokio-xmpp 6 bytes to typed stanzas",
@@ -173,6 +183,11 @@ fn main() {
             "xmpp_kit_typed_messages",
             "tokio_xmpp_typed_messages",
             "**xmpp-kit typed messages to bytes**",
+        ),
+        (
+            "xmpp_kit_read_messages",
+            "tokio_xmpp_typed_messages",
+            "xmpp-kit messages as read (payloads as bytes) to bytes",
         ),
         (
             "tokio_xmpp_typed_messages",
@@ -205,6 +220,12 @@ fn main() {
         (
             "bytes to typed stanzas >= 0.85x rxml `Parser` events (worst chunk size)",
             worst("xmpp_kit_stanzas", "rxml_parser_events"),
+            0.85,
+            true,
+        ),
+        (
+            "bytes to typed stanzas >= 0.85x rxml `RawParser` events (worst chunk size)",
+            worst("xmpp_kit_stanzas", "rxml_raw_events"),
             0.85,
             true,
         ),

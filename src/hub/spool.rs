@@ -4,7 +4,6 @@
 
 use minidom::Element;
 
-use super::store::element_text;
 use crate::ext::Payload as _;
 use crate::ext::delay::{DateTime, Delay};
 use crate::jid::Jid;
@@ -29,9 +28,14 @@ pub(crate) fn keep_offline(message: &Message) -> bool {
         || message.payloads.iter().any(|p| !p.has_ns(NS_CHATSTATES))
 }
 
-/// The stanza as stored.
+/// The stanza as stored: written straight from its typed fields, its
+/// payloads still kept as bytes written as they came.
 pub(crate) fn serialize(stanza: &Stanza) -> Option<String> {
-    element_text(&stanza.to_element_in(StreamNamespace::Client))
+    let mut out = bytes::BytesMut::new();
+    crate::xml::StreamWriter::new()
+        .write_stanza(stanza, StreamNamespace::Client, &mut out)
+        .ok()?;
+    String::from_utf8(out.to_vec()).ok()
 }
 
 /// Whether the stanza sent with XEP-0198 sequence number `seq` is

@@ -224,12 +224,6 @@ fn main() {
             true,
         ),
         (
-            "bytes to typed stanzas >= 0.85x rxml `RawParser` events (worst chunk size)",
-            worst("xmpp_kit_stanzas", "rxml_raw_events"),
-            0.85,
-            true,
-        ),
-        (
             "allocations per stanza <= 0.5x tokio-xmpp's",
             alloc_ratio("xmpp_kit_stanzas", "tokio_xmpp_stanzas"),
             0.5,

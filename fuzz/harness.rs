@@ -167,10 +167,19 @@ pub(crate) fn stanza(data: &[u8]) {
     let chunk = usize::from(chunking % 31) + 1;
     let mut parser = StreamParser::new(Limits::default());
     parser.set_authenticated(true);
+    // What typing each stanza element gives, to compare with typing the
+    // same stanzas split as they are read (as connections read them).
+    let mut from_elements = Vec::new();
     for piece in data.chunks(chunk) {
         parser.feed(piece);
         loop {
-            match parser.next_frame() {
+            let frame = parser.next_frame();
+            if let Ok(Some(Frame::Element(element))) = &frame
+                && Stanza::is_stanza(element)
+            {
+                from_elements.push(Stanza::try_from(element.clone()));
+            }
+            match frame {
                 Ok(Some(Frame::Element(element))) => match Stanza::try_from(element) {
                     Ok(typed) => {
                         let again = Stanza::try_from(minidom::Element::from(typed.clone()));
@@ -224,10 +233,69 @@ pub(crate) fn stanza(data: &[u8]) {
                 },
                 Ok(Some(_)) => {}
                 Ok(None) => break,
-                Err(_) => return,
+                Err(_) => break,
             }
         }
     }
+    let from_parts = split_typed(data, chunk);
+    assert_eq!(
+        from_parts.len(),
+        from_elements.len(),
+        "split typing saw other stanzas"
+    );
+    for (split, whole) in from_parts.iter().zip(&from_elements) {
+        match (split, whole) {
+            (Ok(split), Ok(whole)) => assert_eq!(split, whole, "split typing differs"),
+            (Err(split), Err(whole)) => {
+                assert_eq!(split.error, whole.error, "split typing fails otherwise");
+                assert_eq!(
+                    *split.element,
+                    without_text_under(&whole.element),
+                    "split typing gives another element back"
+                );
+            }
+            _ => panic!("split typing gives {split:?}, typing the element {whole:?}"),
+        }
+    }
+}
+
+/// The stanzas of `data` read split, as connections read them, typed from
+/// their parts, up to the first parse error.
+fn split_typed(
+    data: &[u8],
+    chunk: usize,
+) -> Vec<Result<xmpp_kit::stanza::Stanza, xmpp_kit::stanza::StanzaParseError>> {
+    let mut parser = StreamParser::new(Limits::default());
+    parser.set_authenticated(true);
+    parser.set_split_stanzas(true);
+    let mut typed = Vec::new();
+    for piece in data.chunks(chunk) {
+        parser.feed(piece);
+        loop {
+            match parser.next_frame() {
+                Ok(Some(Frame::Stanza(parts))) => {
+                    typed.push(xmpp_kit::stanza::Stanza::try_from(parts));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return typed,
+            }
+        }
+    }
+    typed
+}
+
+/// `element` without the text directly under it, which split stanzas do
+/// not keep.
+fn without_text_under(element: &minidom::Element) -> minidom::Element {
+    let mut copy = element.clone();
+    let nodes = copy.take_nodes();
+    for node in nodes {
+        if let minidom::Node::Element(child) = node {
+            copy.append_child(child);
+        }
+    }
+    copy
 }
 
 /// Runs every payload parser of `xmpp_kit::ext` on `element` and on each of

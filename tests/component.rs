@@ -473,6 +473,8 @@ fn a_stanza_without_addresses_is_improper_addressing() {
         "<message to='juliet@example.com'><body>x</body></message>",
         "<message from='bot@gw.example.com'><body>x</body></message>",
         "<presence from='bot@gw.example.com' to='juliet@@example.com'/>",
+        // Invalid as a stanza too (no id): the addressing is what counts.
+        "<iq from='bot@gw.example.com' type='get'><ping xmlns='urn:xmpp:ping'/></iq>",
     ] {
         let mut pair = Pair::online();
         // Forced onto the wire, past the component's own checks.

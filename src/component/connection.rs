@@ -787,29 +787,48 @@ impl ComponentConnection {
     }
 
     fn handle_stanza(&mut self, now: Instant, parts: StanzaParts) {
-        // XEP-0114: every stanza carries `from` and `to`; without them (or
-        // with malformed ones) it cannot be routed, nor answered.
-        let address = |value: Option<&str>| value.and_then(|v| v.parse::<Jid>().ok());
-        let (Some(from), Some(_)) = (address(parts.from.as_deref()), address(parts.to.as_deref()))
-        else {
-            let what = format!(
-                "a <{}/> without a valid 'from' and 'to'",
-                parts.name.as_str()
-            );
-            return self.violation(now, StreamErrorCondition::ImproperAddressing, what);
-        };
-        if matches!(self.role, Role::Accepting) && self.domain.as_deref() != Some(from.domain()) {
-            let what = format!("'from' {from} is not at the component's domain");
-            return self.violation(now, StreamErrorCondition::InvalidFrom, what);
-        }
+        let name = parts.name.as_str();
         match Stanza::try_from(parts) {
-            Ok(stanza) => self.event(Event::Stanza(stanza)),
-            // Well-formed but invalid: a stanza error, never a stream kill.
+            // The addresses are parsed once, by the typing.
+            Ok(stanza) => match self.misaddressed(name, stanza.sender(), stanza.recipient()) {
+                Some((condition, what)) => self.violation(now, condition, what),
+                None => self.event(Event::Stanza(stanza)),
+            },
             Err(e) => {
+                let address =
+                    |attr| crate::ext::attr(&e.element, attr).and_then(|v| v.parse().ok());
+                let (from, to): (Option<Jid>, Option<Jid>) = (address("from"), address("to"));
+                if let Some((condition, what)) = self.misaddressed(name, from.as_ref(), to.as_ref())
+                {
+                    return self.violation(now, condition, what);
+                }
+                // Well-formed but invalid: a stanza error, never a stream kill.
                 if let Some(reply) = e.error_reply() {
                     self.write(now, &reply);
                 }
             }
         }
+    }
+
+    /// What is wrong with the addresses of a stanza named `name`, if
+    /// anything. XEP-0114: every stanza carries `from` and `to`; without
+    /// them (or with malformed ones, given here as missing) it cannot be
+    /// routed, nor answered. An accepted component sends only from its own
+    /// domain.
+    fn misaddressed(
+        &self,
+        name: &str,
+        from: Option<&Jid>,
+        to: Option<&Jid>,
+    ) -> Option<(StreamErrorCondition, String)> {
+        let (Some(from), Some(_)) = (from, to) else {
+            let what = format!("a <{name}/> without a valid 'from' and 'to'");
+            return Some((StreamErrorCondition::ImproperAddressing, what));
+        };
+        if matches!(self.role, Role::Accepting) && self.domain.as_deref() != Some(from.domain()) {
+            let what = format!("'from' {from} is not at the component's domain");
+            return Some((StreamErrorCondition::InvalidFrom, what));
+        }
+        None
     }
 }

@@ -276,7 +276,9 @@ impl WriteParts<'_> {
 pub struct StanzaParseError {
     /// What is wrong.
     pub error: PayloadError,
-    /// The element as it came (boxed, to keep `Result`s small).
+    /// The element as it came (boxed, to keep `Result`s small); for a
+    /// stanza read split, the element its parts make (without the text
+    /// directly under it, which splitting does not keep).
     pub element: Box<Element>,
 }
 

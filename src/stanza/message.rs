@@ -294,10 +294,11 @@ impl TryFrom<StanzaParts> for Message {
             other_attrs: parts.other_attrs,
             ..Self::new(kind)
         };
-        for child in parts.children {
+        // The payloads stay where they are; the typed children leave.
+        let mut children = parts.children;
+        children.retain_mut(|child| {
             if !child.has_ns(ns) {
-                message.payloads.push(child);
-                continue;
+                return true;
             }
             match child.name() {
                 "body" => message.bodies.push(lazy_text(child)),
@@ -306,15 +307,17 @@ impl TryFrom<StanzaParts> for Message {
                     // A text-only thread (as the framer reads it) has no parent.
                     let parent = match child.simple_text() {
                         Some(_) => None,
-                        None => ext::attr(&child, "parent").map(str::to_owned),
+                        None => ext::attr(child, "parent").map(str::to_owned),
                     };
                     let id = lazy_text(child).text;
                     message.thread = Some(Thread { id, parent });
                 }
                 "error" if kind == MessageType::Error => {}
-                _ => message.payloads.push(child),
+                _ => return true,
             }
-        }
+            false
+        });
+        message.payloads = children;
         Ok(message)
     }
 }

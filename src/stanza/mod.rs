@@ -552,20 +552,21 @@ pub(crate) fn lazy_text_ref(child: &LazyElement) -> std::borrow::Cow<'_, str> {
 
 /// A text child as a [`Text`], moved out: without making a tree for a
 /// text-only child the framer read.
-pub(crate) fn lazy_text(mut child: LazyElement) -> Text {
+pub(crate) fn lazy_text(child: &mut LazyElement) -> Text {
     match child.take_text() {
         Some((lang, text)) => Text { lang, text },
-        None => text_of(child.into_element()),
+        None => text_of(child.as_element_mut()),
     }
 }
 
 /// A text child as a [`Text`], its text moved out rather than copied when
-/// it is one text node (as it nearly always is).
-pub(crate) fn text_of(mut child: Element) -> Text {
+/// it is one text node (as it nearly always is); the child is left without
+/// it.
+pub(crate) fn text_of(child: &mut Element) -> Text {
     let lang = if child.attrs().is_empty() {
         None
     } else {
-        ext::lang(&child).map(str::to_owned)
+        ext::lang(child).map(str::to_owned)
     };
     // The text nodes moved out in place: the usual single one costs nothing.
     let mut texts = child.texts_mut();
@@ -630,16 +631,16 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(text_ref(&element), "ac");
-        assert_eq!(text_of(element).text, "ac");
+        assert_eq!(text_of(&mut element.clone()).text, "ac");
         let element: Element = "<body xmlns='jabber:client'>only</body>".parse().unwrap();
         assert!(matches!(
             text_ref(&element),
             std::borrow::Cow::Borrowed("only")
         ));
-        assert_eq!(text_of(element).text, "only");
+        assert_eq!(text_of(&mut element.clone()).text, "only");
         let element: Element = "<body xmlns='jabber:client'/>".parse().unwrap();
         assert_eq!(text_ref(&element), "");
-        assert_eq!(text_of(element).text, "");
+        assert_eq!(text_of(&mut element.clone()).text, "");
     }
 
     #[test]

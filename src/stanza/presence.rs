@@ -362,18 +362,21 @@ impl TryFrom<StanzaParts> for Presence {
             other_attrs: parts.other_attrs,
             ..Self::new(kind)
         };
-        for child in parts.children {
+        // The payloads stay where they are; the typed children leave.
+        let mut children = parts.children;
+        children.retain_mut(|child| {
             if !child.has_ns(ns) {
-                presence.payloads.push(child);
-                continue;
+                return true;
             }
             match child.name() {
                 "status" => presence.statuses.push(lazy_text(child)),
                 "show" | "priority" => {}
                 "error" if kind == PresenceType::Error => {}
-                _ => presence.payloads.push(child),
+                _ => return true,
             }
-        }
+            false
+        });
+        presence.payloads = children;
         Ok(presence)
     }
 }

@@ -139,6 +139,19 @@ impl StanzaParts {
 
     /// The value of attribute `name` (no namespace), whether modelled or
     /// not.
+    ///
+    /// ```
+    /// use xmpp_kit::xml::StanzaParts;
+    ///
+    /// let element: minidom::Element =
+    ///     "<iq xmlns='jabber:client' type='get' id='q1' custom='c'/>".parse()?;
+    /// let parts = StanzaParts::from_element(element).expect("a stanza");
+    /// assert_eq!(parts.attr("type"), Some("get"));
+    /// assert_eq!(parts.kind.as_deref(), Some("get"));
+    /// assert_eq!(parts.attr("custom"), Some("c"));
+    /// assert_eq!(parts.attr("to"), None);
+    /// # Ok::<(), minidom::Error>(())
+    /// ```
     pub fn attr(&self, name: &str) -> Option<&str> {
         let modelled = match name {
             "to" => &self.to,

@@ -313,9 +313,7 @@ impl std::error::Error for StanzaError {}
 
 /// Whether an element is in one of the stanza content namespaces.
 pub(crate) fn is_content_ns(element: &Element) -> bool {
-    element.has_ns(ns::JABBER_CLIENT)
-        || element.has_ns(ns::JABBER_SERVER)
-        || element.has_ns(ns::COMPONENT_ACCEPT)
+    crate::xml::StreamNamespace::of(element).is_some()
 }
 
 #[cfg(test)]

@@ -449,13 +449,7 @@ fn not_a_stanza(element: &Element) -> PayloadError {
 }
 
 fn content_ns_of(element: &Element) -> StreamNamespace {
-    if element.has_ns(ns::JABBER_SERVER) {
-        StreamNamespace::Server
-    } else if element.has_ns(ns::COMPONENT_ACCEPT) {
-        StreamNamespace::ComponentAccept
-    } else {
-        StreamNamespace::Client
-    }
+    StreamNamespace::of(element).unwrap_or(StreamNamespace::Client)
 }
 
 /// The attributes every stanza element may carry, for [`start_element`].
@@ -504,9 +498,9 @@ pub(crate) fn find_error(children: &[LazyElement]) -> Option<&Element> {
         .iter()
         .find(|c| {
             c.name() == "error"
-                && (c.has_ns(ns::JABBER_CLIENT)
-                    || c.has_ns(ns::JABBER_SERVER)
-                    || c.has_ns(ns::COMPONENT_ACCEPT))
+                && StreamNamespace::ALL
+                    .iter()
+                    .any(|namespace| c.has_ns(namespace.as_str()))
         })
         .map(LazyElement::as_element)
 }

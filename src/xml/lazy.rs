@@ -154,7 +154,8 @@ impl LazyElement {
         }
     }
 
-    /// The namespace name of a raw element.
+    /// The namespace name of a raw or text-only element, which keep it
+    /// without a tree; `None` for a tree.
     fn raw_namespace(&self) -> Option<&str> {
         match &self.repr {
             Repr::Tree(_) => None,

@@ -48,6 +48,16 @@ impl StreamNamespace {
         }
     }
 
+    /// Every content namespace.
+    pub(crate) const ALL: [Self; 3] = [Self::Client, Self::Server, Self::ComponentAccept];
+
+    /// The content namespace `element` is in, if it is in one.
+    pub(crate) fn of(element: &Element) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|namespace| element.has_ns(namespace.as_str()))
+    }
+
     /// The variant for a namespace name, if it is one XMPP defines for streams.
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
@@ -485,22 +495,29 @@ impl StreamParser {
 
     /// The bytes fed that the tokenizer has not been given yet.
     fn unparsed(&self) -> &[u8] {
-        let at = usize::try_from(self.consumed.saturating_sub(self.held)).unwrap_or(usize::MAX);
-        self.input.get(at..).unwrap_or_default()
+        self.input
+            .get(self.input_index(self.consumed)..)
+            .unwrap_or_default()
+    }
+
+    /// Where stream offset `offset` is in `input` (offsets before it are
+    /// at its start).
+    fn input_index(&self, offset: u64) -> usize {
+        usize::try_from(offset.saturating_sub(self.held)).unwrap_or(usize::MAX)
     }
 
     /// Lets go of the bytes before stream offset `to`.
     fn release(&mut self, to: u64) {
-        let n = usize::try_from(to.saturating_sub(self.held)).unwrap_or(usize::MAX);
-        let n = n.min(self.input.len());
+        let n = self.input_index(to).min(self.input.len());
         self.input.advance(n);
         self.held += n as u64;
     }
 
     /// The kept bytes from stream offset `start` to `end`.
     fn held_bytes(&self, start: u64, end: u64) -> &[u8] {
-        let at = |offset: u64| usize::try_from(offset.saturating_sub(self.held)).unwrap_or(0);
-        self.input.get(at(start)..at(end)).unwrap_or_default()
+        self.input
+            .get(self.input_index(start)..self.input_index(end))
+            .unwrap_or_default()
     }
 
     /// Whether the peer has closed the stream.
@@ -567,7 +584,7 @@ impl StreamParser {
             let max = self.max_stanza_bytes();
             let in_flight = self.in_flight();
             // Never let the tokenizer take a byte past the limit.
-            let at = usize::try_from(self.consumed.saturating_sub(self.held)).unwrap_or(usize::MAX);
+            let at = self.input_index(self.consumed);
             let unparsed = self.input.get(at..).unwrap_or_default();
             let available = unparsed.len();
             let take = available.min(max.saturating_sub(in_flight));
@@ -636,6 +653,18 @@ impl StreamParser {
         } else {
             self.fail(ParseError::DataAfterClose)
         }
+    }
+
+    /// Ends the frame of a top-level element: in RFC 7395 framing the next
+    /// element is a document of its own, so a fresh tokenizer reads it;
+    /// otherwise text is reported as it arrives again (keepalives).
+    fn end_top_level(&mut self, frame: Frame) -> Option<Frame> {
+        if self.phase == Phase::Framed {
+            self.raw = new_tokenizer(&self.limits);
+        } else {
+            self.raw.set_text_buffering(false);
+        }
+        self.end_frame(frame)
     }
 
     fn end_frame(&mut self, frame: Frame) -> Option<Frame> {
@@ -871,12 +900,7 @@ impl StreamParser {
                 self.split_children.push(SplitChild::Done(element.into()));
                 return Ok(None);
             }
-            if self.phase == Phase::Framed {
-                self.raw = new_tokenizer(&self.limits);
-            } else {
-                self.raw.set_text_buffering(false);
-            }
-            return Ok(self.end_frame(Frame::Element(element)));
+            return Ok(self.end_top_level(Frame::Element(element)));
         }
         match (self.phase, self.framing_element.take()) {
             (Phase::Framed, Some(FramingElement::Open)) => {

@@ -5,7 +5,6 @@ use rxml::{AttrMap, Namespace, NcName};
 
 use super::lazy::LazyElement;
 use super::parser::StreamNamespace;
-use crate::ns;
 
 /// The name of a stanza element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,13 +96,7 @@ impl StanzaParts {
         let Some(name) = StanzaName::from_name(element.name()) else {
             return Err(element);
         };
-        let namespace = if element.has_ns(ns::JABBER_CLIENT) {
-            StreamNamespace::Client
-        } else if element.has_ns(ns::JABBER_SERVER) {
-            StreamNamespace::Server
-        } else if element.has_ns(ns::COMPONENT_ACCEPT) {
-            StreamNamespace::ComponentAccept
-        } else {
+        let Some(namespace) = StreamNamespace::of(&element) else {
             return Err(element);
         };
         let mut parts = Self::new(name, namespace);

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use rxml::{Namespace, NcName};
 
-use super::{Frame, Head, Phase, Resolved, StreamParser, new_tokenizer, parse_fragment};
+use super::{Frame, Head, Resolved, StreamParser, parse_fragment};
 use crate::ns;
 use crate::xml::error::ParseError;
 use crate::xml::lazy::{LazyElement, NamespaceName};
@@ -155,7 +155,6 @@ impl StreamParser {
             if let Some(lang) = self.text_only_attributes()
                 && let Some(stanza) = self.stanza.as_mut()
             {
-                self.pending_text.take();
                 stanza.text = Some(OpenText {
                     name: head.local,
                     lang,
@@ -348,11 +347,6 @@ impl StreamParser {
                 }
             });
         }
-        if self.phase == Phase::Framed {
-            self.raw = new_tokenizer(&self.limits);
-        } else {
-            self.raw.set_text_buffering(false);
-        }
-        Ok(self.end_frame(Frame::Stanza(parts)))
+        Ok(self.end_top_level(Frame::Stanza(parts)))
     }
 }
